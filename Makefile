@@ -1,0 +1,82 @@
+# stopstreaming: every target installs what it needs and can be run again safely.
+# `make demo` and `make test` are the two commands a newcomer needs.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+SPARK_VERSION ?= 4.1.4
+PYTHON ?= python3
+VENV ?= .venv
+SBT := ./sbt
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+VERSION := $(shell cat python/src/stopstreaming/VERSION)
+JAR_DIR := python/src/stopstreaming/jars
+SBT_LAUNCHER := $(HOME)/.sbt/launchers/$(shell sed -n 's/^sbt\.version *= *//p' project/build.properties)
+SETUP_STAMP := $(VENV)/.setup-pyspark-$(SPARK_VERSION)
+PYTEST_ARGS ?=
+
+.PHONY: help setup build jar wheel test test-scala test-python demo bench lint fmt clean
+
+help:
+	@echo "make setup   sbt launcher + $(VENV) with PySpark $(SPARK_VERSION) and dev tools"
+	@echo "make build   plugin jar + wheel (jar inside), installed into $(VENV)"
+	@echo "make test    Scala tests + pytest against real Spark (the test command)"
+	@echo "make demo    local Spark with the plugin, demo queries, control server on localhost:8558"
+	@echo "make bench   benchmarks; writes bench/results/latest.json"
+	@echo "make lint    scalafmt check + ruff"
+	@echo "make clean   remove build outputs"
+
+setup: $(SETUP_STAMP) $(SBT_LAUNCHER)
+
+$(SBT_LAUNCHER): project/build.properties
+	$(SBT) --version < /dev/null > /dev/null
+	touch $@
+
+# One stamp per PySpark version: `make setup SPARK_VERSION=3.5.8` rebuilds the virtualenv.
+$(SETUP_STAMP): requirements-dev.txt
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+	$(PIP) install -q "pyspark[connect]==$(SPARK_VERSION)" -r requirements-dev.txt
+	touch $@
+
+jar: $(SBT_LAUNCHER)
+	$(SBT) jvm/assembly < /dev/null
+	rm -f $(JAR_DIR)/*.jar
+	cp jvm/target/scala-*/stopstreaming-spark*-$(VERSION)-assembly.jar $(JAR_DIR)/
+
+wheel: $(SETUP_STAMP)
+	rm -rf python/dist python/build
+	$(PIP) wheel -q --no-deps --no-build-isolation -w python/dist ./python
+	$(PIP) install -q --force-reinstall --no-deps python/dist/stopstreaming-$(VERSION)-py3-none-any.whl
+
+build: setup jar wheel
+
+test-scala: $(SBT_LAUNCHER)
+	$(SBT) jvm/test < /dev/null
+
+test-python: build
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+test: build test-scala test-python
+
+demo: build
+	$(PY) examples/demo.py
+
+bench: build
+	$(PY) bench/run.py
+
+lint: setup
+	$(SBT) scalafmtCheckAll scalafmtSbtCheck < /dev/null
+	$(PY) -m ruff check python tests bench
+	$(PY) -m ruff format --check python tests bench
+
+fmt: setup
+	$(SBT) scalafmtAll scalafmtSbt < /dev/null
+	$(PY) -m ruff format python tests bench
+
+clean:
+	rm -rf jvm/target target project/target project/project python/dist python/build \
+	  python/src/*.egg-info $(JAR_DIR)/*.jar bench/results .pytest_cache

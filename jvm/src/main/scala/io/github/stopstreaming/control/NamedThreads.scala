@@ -1,0 +1,25 @@
+package io.github.stopstreaming.control
+
+import java.util.concurrent.ThreadFactory
+import java.util.concurrent.atomic.AtomicInteger
+
+/** Daemon threads named `stopstreaming-<role>-<n>`, so they are easy to count and never hold the JVM. */
+final class NamedThreads {
+  private val counter = new AtomicInteger()
+
+  def factory(role: String): ThreadFactory = (r: Runnable) => {
+    val t = new Thread(r, s"${NamedThreads.Prefix}$role-${counter.incrementAndGet()}")
+    t.setDaemon(true)
+    t
+  }
+}
+
+object NamedThreads {
+  val Prefix = "stopstreaming-"
+
+  /** How many live threads of this JVM belong to stopstreaming. */
+  def count(): Int = {
+    import scala.jdk.CollectionConverters._
+    Thread.getAllStackTraces.keySet.asScala.count(_.getName.startsWith(Prefix))
+  }
+}

@@ -1,0 +1,134 @@
+package io.github.stopstreaming.control
+
+import java.util.concurrent.{ConcurrentHashMap, Executors, LinkedBlockingQueue, ScheduledFuture, ThreadPoolExecutor, TimeUnit}
+
+import scala.util.control.NonFatal
+
+import org.slf4j.LoggerFactory
+
+/**
+ * Carries out stops. Graceful: tell the query to start no new batch (see [[StreamInternals]]),
+ * then watch it on one shared scheduler thread: it ends by itself after its batch, or it is
+ * interrupted once it is seen asleep between triggers (nothing is lost then), or the timeout
+ * escalates it to an immediate stop. The blocking `StreamingQuery.stop()` calls run on a
+ * small pool whose threads die when idle, so the thread count never follows the query count.
+ */
+final class Stopper(threads: NamedThreads) {
+  private val log = LoggerFactory.getLogger(getClass)
+  private val CheckEveryMs = 10L
+
+  private val scheduler = Executors.newSingleThreadScheduledExecutor(threads.factory("stopper"))
+  private val blocking = {
+    val p = new ThreadPoolExecutor(16, 16, 30, TimeUnit.SECONDS, new LinkedBlockingQueue[Runnable](),
+      threads.factory("stop-call"))
+    p.allowCoreThreadTimeOut(true)
+    p
+  }
+  private val watches = new ConcurrentHashMap[TrackedQuery, ScheduledFuture[_]]()
+
+  /**
+   * Asks for a stop. The first request wins and is carried out once; a later one returns the
+   * same state, except that an immediate request overrides a graceful stop still draining.
+   */
+  def request(t: TrackedQuery, mode: StopMode, timeoutMs: Long, source: StopSource): StopState = {
+    val req = StopState(StopPhase.Requested, mode, source, timeoutMs, java.time.Instant.now(), None, None)
+    if (t.stopState.compareAndSet(null, req)) {
+      log.info(s"stop of query ${t.id} (${t.name.getOrElse("unnamed")}) requested: mode=$mode, " +
+        s"timeout=${timeoutMs}ms, source=$source")
+      try begin(t, req)
+      catch { case NonFatal(e) => finish(t, StopPhase.Failed, Some(s"stop could not start: ${e.getMessage}")) }
+    } else {
+      val current = t.stopState.get
+      if (mode == StopMode.Immediate && current.mode == StopMode.Graceful && !current.phase.done) {
+        escalate(t, s"immediate stop requested by $source while draining")
+      }
+    }
+    t.stopState.get
+  }
+
+  private def begin(t: TrackedQuery, req: StopState): Unit = {
+    if (!t.isRunning) {
+      finish(t, StopPhase.Stopped, Some("the query had already ended"))
+    } else if (req.mode == StopMode.Immediate) {
+      update(t, StopPhase.Draining, None)
+      stopNow(t, StopPhase.Stopped, None)
+    } else if (StreamInternals.isContinuous(t.query)) {
+      update(t, StopPhase.Draining, Some("continuous processing has no batch boundary: stopped immediately"))
+      stopNow(t, StopPhase.Stopped, None)
+    } else if (StreamInternals.markTerminated(t.query)) {
+      update(t, StopPhase.Draining, None)
+      watch(t, flipped = true)
+    } else {
+      update(t, StopPhase.Draining,
+        Some("fallback: this Spark hides the query state, so the stop waits for no active trigger"))
+      watch(t, flipped = false)
+    }
+  }
+
+  private def watch(t: TrackedQuery, flipped: Boolean): Unit = {
+    val task: Runnable = () =>
+      try check(t, flipped)
+      catch { case NonFatal(e) => log.warn(s"stop watch of query ${t.id} failed", e) }
+    watches.put(t, scheduler.scheduleWithFixedDelay(task, 0, CheckEveryMs, TimeUnit.MILLISECONDS))
+  }
+
+  private def unwatch(t: TrackedQuery): Unit = Option(watches.remove(t)).foreach(_.cancel(false))
+
+  private def check(t: TrackedQuery, flipped: Boolean): Unit = {
+    val s = t.stopState.get
+    if (s.phase.done || s.phase != StopPhase.Draining) { unwatch(t); return }
+    if (!t.isRunning) {
+      unwatch(t)
+      finish(t, StopPhase.Stopped, None)
+    } else if (flipped && StreamInternals.isWaitingForNextTrigger(t.query)) {
+      unwatch(t)
+      stopNow(t, StopPhase.Stopped, None)
+    } else if (!flipped && !StreamInternals.triggerActive(t.query)) {
+      unwatch(t)
+      stopNow(t, StopPhase.Stopped, None)
+    } else if (s.timeoutMs > 0 && System.currentTimeMillis() - s.requestedAt.toEpochMilli >= s.timeoutMs) {
+      escalate(t, s"graceful stop did not finish within ${s.timeoutMs}ms")
+    }
+  }
+
+  private def escalate(t: TrackedQuery, why: String): Unit = {
+    unwatch(t)
+    log.warn(s"query ${t.id}: $why; stopping it immediately (the batch in flight will run again on restart)")
+    update(t, StopPhase.Draining, Some(why))
+    stopNow(t, StopPhase.Escalated, Some(why))
+  }
+
+  /** `StreamingQuery.stop()` on the pool; it blocks until the query thread has ended. */
+  private def stopNow(t: TrackedQuery, done: StopPhase, note: Option[String]): Unit =
+    blocking.execute { () =>
+      try {
+        t.query.stop()
+        finish(t, done, note)
+      } catch {
+        case NonFatal(e) => finish(t, StopPhase.Failed, Some(s"StreamingQuery.stop() failed: ${e.getMessage}"))
+      }
+    }
+
+  private def update(t: TrackedQuery, phase: StopPhase, note: Option[String]): Unit = {
+    var s = t.stopState.get
+    while (!s.phase.done && !t.stopState.compareAndSet(s, s.next(phase, note))) s = t.stopState.get
+  }
+
+  private def finish(t: TrackedQuery, phase: StopPhase, note: Option[String]): Unit = {
+    update(t, phase, note)
+    val s = t.stopState.get
+    if (s.phase.done) {
+      if (t.stopDone.complete(s)) log.info(s"query ${t.id}: stop ${s.phase}")
+    }
+  }
+
+  /** Waits up to `ms` for the query's stop to finish; returns whether it did. */
+  def await(t: TrackedQuery, ms: Long): Boolean =
+    try { t.stopDone.get(ms, TimeUnit.MILLISECONDS); true }
+    catch { case _: java.util.concurrent.TimeoutException => false }
+
+  def close(): Unit = {
+    scheduler.shutdownNow()
+    blocking.shutdown()
+  }
+}

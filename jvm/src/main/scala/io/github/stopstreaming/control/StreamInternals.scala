@@ -1,0 +1,102 @@
+package io.github.stopstreaming.control
+
+import java.lang.reflect.Method
+import java.util.concurrent.atomic.AtomicReference
+
+import scala.util.Try
+import scala.util.control.NonFatal
+
+import org.apache.spark.sql.streaming.StreamingQuery
+import org.slf4j.LoggerFactory
+
+/**
+ * The one place that touches Spark internals: the `StreamExecution` behind a query, its
+ * `state` reference and its execution thread. Spark has no public "finish this batch, then
+ * stop" call; setting the state to TERMINATED without interrupting does exactly that, because
+ * the trigger loop checks the state before it starts a batch and the batch in flight runs to
+ * its commit. The class of TERMINATED moved in Spark 4.1, so everything is looked up by
+ * reflection once, and every call tells whether it could do its job.
+ */
+object StreamInternals {
+  private val log = LoggerFactory.getLogger(getClass)
+
+  private val TerminatedClassNames = Seq(
+    "org.apache.spark.sql.execution.streaming.runtime.TERMINATED$", // Spark 4.1+
+    "org.apache.spark.sql.execution.streaming.TERMINATED$") // Spark 3.x, 4.0
+
+  /** The `StreamExecution` behind a `StreamingQueryWrapper` (or the query itself). */
+  def execution(query: StreamingQuery): AnyRef = {
+    val m = Try(query.getClass.getMethod("streamingQuery")).toOption
+    m.map(_.invoke(query)).getOrElse(query)
+  }
+
+  private def method(target: AnyRef, name: String): Option[Method] =
+    Try(target.getClass.getMethod(name)).toOption
+
+  /** The query's execution thread, if it can be found. */
+  def thread(query: StreamingQuery): Option[Thread] = Try {
+    val exec = execution(query)
+    method(exec, "queryExecutionThread").map(_.invoke(exec).asInstanceOf[Thread])
+  }.toOption.flatten
+
+  /**
+   * Whether the query really still runs. `isActive` turns false as soon as the state is
+   * flipped, while the thread may still be finishing its batch; the thread tells the truth.
+   */
+  def isRunning(query: StreamingQuery): Boolean = thread(query) match {
+    case Some(t) => t.isAlive
+    case None => query.isActive
+  }
+
+  /** Continuous-processing queries have no batch boundary to drain to. */
+  def isContinuous(query: StreamingQuery): Boolean =
+    execution(query).getClass.getName.contains("ContinuousExecution")
+
+  /** Whether the graceful path is available for this query on this Spark. */
+  def supportsGracefulStop(query: StreamingQuery): Boolean =
+    !isContinuous(query) && stateRef(query).isDefined && terminatedValue(query).isDefined
+
+  private def stateRef(query: StreamingQuery): Option[AtomicReference[AnyRef]] = Try {
+    val exec = execution(query)
+    method(exec, "state").map(_.invoke(exec).asInstanceOf[AtomicReference[AnyRef]])
+  }.toOption.flatten
+
+  private def terminatedValue(query: StreamingQuery): Option[AnyRef] = {
+    val loader = execution(query).getClass.getClassLoader
+    TerminatedClassNames.iterator.flatMap { n =>
+      Try(Class.forName(n, true, loader).getField("MODULE$").get(null)).toOption
+    }.toSeq.headOption
+  }
+
+  /**
+   * Tells the query to start no new batch, without interrupting the one in flight.
+   * Returns false when this Spark does not allow it (the caller falls back).
+   */
+  def markTerminated(query: StreamingQuery): Boolean =
+    (stateRef(query), terminatedValue(query)) match {
+      case (Some(ref), Some(terminated)) =>
+        val previous = ref.getAndSet(terminated)
+        log.debug(s"query ${query.id}: state $previous -> TERMINATED (no interrupt)")
+        true
+      case _ => false
+    }
+
+  /**
+   * True when the execution thread sleeps between triggers (in the trigger executor's clock
+   * wait) and no trigger is active. After [[markTerminated]] the loop cannot start another
+   * batch, so interrupting the sleep then loses nothing.
+   */
+  def isWaitingForNextTrigger(query: StreamingQuery): Boolean = thread(query) match {
+    case Some(t) if t.isAlive =>
+      val s = t.getState
+      (s == Thread.State.TIMED_WAITING || s == Thread.State.WAITING) &&
+        t.getStackTrace.exists(_.getMethodName == "waitTillTime") &&
+        !triggerActive(query)
+    case _ => false
+  }
+
+  /** Whether a trigger (a batch, or the planning of one) is running now. */
+  def triggerActive(query: StreamingQuery): Boolean =
+    try query.status.isTriggerActive
+    catch { case NonFatal(_) => false }
+}

@@ -1,0 +1,53 @@
+package io.github.stopstreaming.plugin
+
+import java.util.{Collections, Map => JMap}
+
+import scala.jdk.CollectionConverters._
+import scala.util.control.NonFatal
+
+import io.github.stopstreaming.control.{ControlPlane, ControlSettings}
+import org.apache.spark.SparkContext
+import org.apache.spark.api.plugin.{DriverPlugin, PluginContext}
+import org.slf4j.LoggerFactory
+
+/**
+ * Starts the control plane when the driver starts and stops it (freeing its port) when the
+ * driver stops. Before any session exists it adds two entries to the live Spark conf, so
+ * that one `spark.plugins` setting is all a user writes: the session-capturing extension and
+ * the listener that registers every query as it starts.
+ */
+class StopStreamingDriverPlugin extends DriverPlugin {
+  private val log = LoggerFactory.getLogger(getClass)
+  @volatile private var plane: Option[ControlPlane] = None
+
+  override def init(sc: SparkContext, ctx: PluginContext): JMap[String, String] = {
+    // A bad setting is a user error that names its key; it must fail the start, loudly.
+    val settings = ControlSettings.fromConf(ctx.conf().getAll.toMap)
+    if (settings.autoRegister) {
+      StopStreamingDriverPlugin.appendClass(ctx.conf(), "spark.sql.extensions",
+        classOf[SessionCaptureExtension].getName)
+      StopStreamingDriverPlugin.appendClass(ctx.conf(), "spark.sql.streaming.streamingQueryListeners",
+        classOf[QueryEventsListener].getName)
+    }
+    val cp = ControlPlane.startForPlugin(settings)
+    plane = Some(cp)
+    // Published for clients that see only the conf, such as a Spark Connect client.
+    cp.restUrl.foreach(url => ctx.conf().set(StopStreamingDriverPlugin.UrlKey, url))
+    Collections.emptyMap()
+  }
+
+  override def shutdown(): Unit =
+    try plane.foreach(ControlPlane.shutdown)
+    catch { case NonFatal(e) => log.warn("stopping the stopstreaming control plane failed", e) }
+}
+
+object StopStreamingDriverPlugin {
+  /** Set by the plugin once its server listens: the URL of the control server. */
+  val UrlKey = "spark.stopstreaming.rest.url"
+
+  /** Adds a class to a comma-separated conf entry, keeping what the user put there. */
+  def appendClass(conf: org.apache.spark.SparkConf, key: String, cls: String): Unit = {
+    val existing = conf.getOption(key).toSeq.flatMap(_.split(",")).map(_.trim).filter(_.nonEmpty)
+    if (!existing.contains(cls)) conf.set(key, (existing :+ cls).mkString(","))
+  }
+}

@@ -1,0 +1,109 @@
+package io.github.stopstreaming.rest
+
+import java.net.InetSocketAddress
+import java.util.concurrent.{ConcurrentHashMap, LinkedBlockingQueue, ThreadPoolExecutor, TimeUnit}
+
+import scala.jdk.CollectionConverters._
+
+import com.sun.net.httpserver.HttpServer
+import io.github.stopstreaming.control.ControlPlane
+import org.slf4j.LoggerFactory
+
+/** One JDK `HttpServer` on one port, serving the whole control API. */
+final class ControlServer(val host: String, requestedPort: Int, plane: ControlPlane) {
+  private val log = LoggerFactory.getLogger(getClass)
+
+  private val executor = {
+    // Bounded: a flood of requests queues up instead of growing threads; idle threads die.
+    val p = new ThreadPoolExecutor(ControlServer.Threads, ControlServer.Threads, 30, TimeUnit.SECONDS,
+      new LinkedBlockingQueue[Runnable](), plane.threads.factory("http"))
+    p.allowCoreThreadTimeOut(true)
+    p
+  }
+
+  /** Seed-style stop paths (`/stop`) served here, each with the number of users that asked for it. */
+  private val stopPaths = new ConcurrentHashMap[String, Integer]()
+
+  private val server: HttpServer = {
+    val s = HttpServer.create(new InetSocketAddress(host, requestedPort), ControlServer.Backlog)
+    s.createContext("/", new Router(plane, this))
+    s.setExecutor(executor)
+    s.start()
+    s
+  }
+
+  val port: Int = server.getAddress.getPort
+
+  def addStopPath(p: String): Unit = stopPaths.merge(p, 1, (a, b) => a + b)
+
+  /** Returns true when no user of this server is left. */
+  def removeStopPath(p: String): Boolean = {
+    stopPaths.computeIfPresent(p, (_, n) => if (n <= 1) null else n - 1)
+    stopPaths.isEmpty
+  }
+
+  def servesStopPath(segments: Seq[String]): Boolean =
+    stopPaths.keySet.asScala.exists(p => p.split('/').filter(_.nonEmpty).toSeq == segments)
+
+  def close(): Unit = {
+    server.stop(0)
+    executor.shutdownNow()
+    log.info(s"stopstreaming control server on port $port closed")
+  }
+}
+
+object ControlServer {
+  val Threads = 8
+  val Backlog = 128
+  val MaxBodyBytes: Int = 64 * 1024
+
+  /**
+   * The JDK server reads its connection limits from system properties once, when its first
+   * instance is made. Without them a client that sends its headers byte by byte holds a
+   * handler thread for ever; with them it is cut off after maxReqTime seconds. A value the
+   * user set is kept.
+   */
+  private[rest] def applyConnectionLimits(): Unit = Seq(
+    "sun.net.httpserver.maxReqTime" -> "10",
+    "sun.net.httpserver.maxRspTime" -> "30",
+    "sun.net.httpserver.idleInterval" -> "30",
+    "sun.net.httpserver.maxReqHeaders" -> "100"
+  ).foreach { case (k, v) => if (System.getProperty(k) == null) System.setProperty(k, v) }
+}
+
+/**
+ * The servers of the control plane: one per distinct port, shared by all users of that port,
+ * closed when its last user is gone. The plugin's own server is one user for its whole life.
+ */
+final class ControlServers(plane: ControlPlane) {
+  private val byPort = new ConcurrentHashMap[Integer, ControlServer]()
+
+  /** Starts (or joins) the server on `port` and serves `stopPath` there; returns the bound port. */
+  def acquire(host: String, port: Int, stopPath: String): Int = synchronized {
+    ControlServer.applyConnectionLimits()
+    val server = Option(if (port == 0) null else byPort.get(port)).getOrElse {
+      val s = new ControlServer(host, port, plane)
+      byPort.put(s.port, s)
+      s
+    }
+    server.addStopPath(stopPath)
+    server.port
+  }
+
+  /** One user of `port` is done with it; the server closes with its last user. */
+  def release(port: Int, stopPath: String): Unit = synchronized {
+    Option(byPort.get(port)).foreach { s =>
+      if (s.removeStopPath(stopPath)) {
+        byPort.remove(port)
+        s.close()
+      }
+    }
+  }
+
+  def ports: Seq[Int] = byPort.keySet.asScala.map(_.intValue).toSeq.sorted
+
+  def closeAll(): Unit = synchronized {
+    byPort.values.asScala.foreach(_.close())
+    byPort.clear()
+  }
+}

@@ -1,0 +1,145 @@
+package io.github.stopstreaming.rest
+
+import java.io.IOException
+
+import scala.util.control.NonFatal
+
+import com.sun.net.httpserver.{HttpExchange, HttpHandler}
+import io.github.stopstreaming.BuildInfo
+import io.github.stopstreaming.control._
+import org.slf4j.LoggerFactory
+
+/**
+ * Every request of a control server lands here. Paths match exactly, segment by segment;
+ * every request but health must carry the token; every answer is JSON with a stable shape.
+ */
+final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandler {
+  private val log = LoggerFactory.getLogger(getClass)
+  private val auth = new BearerAuth(plane.settings.token)
+  private val MaxWaitMs = 10 * 60 * 1000L
+
+  import Router._
+
+  override def handle(ex: HttpExchange): Unit = {
+    val response =
+      try route(ex)
+      catch {
+        case e: HttpError => Response(e.code, Json.error(e.message), e.headers)
+        case NonFatal(e) =>
+          log.warn(s"stopstreaming: ${ex.getRequestMethod} request failed unexpectedly", e)
+          Response(500, Json.error("internal error; see the driver log"))
+      }
+    send(ex, response)
+  }
+
+  private def route(ex: HttpExchange): Response = {
+    val method = ex.getRequestMethod
+    val segments = RequestParts.segments(ex.getRequestURI.getRawPath).fold(m => throw HttpError.badRequest(m), identity)
+
+    if (segments == Seq("api", "v1", "health")) {
+      requireMethod(method, "GET")
+      return Response(200, Json.obj("status" -> "UP", "version" -> BuildInfo.version))
+    }
+
+    auth.check(Option(ex.getRequestHeaders.getFirst("Authorization")))
+
+    val declared = Option(ex.getRequestHeaders.getFirst("Content-Length")).map(_.trim)
+    if (declared.exists(d => d.forall(_.isDigit) && d.length > 0 && BigInt(d) > ControlServer.MaxBodyBytes)) {
+      throw HttpError(413, s"request body larger than ${ControlServer.MaxBodyBytes} bytes", Seq("Connection" -> "close"))
+    }
+    val body = RequestParts.readBody(ex.getRequestBody, ControlServer.MaxBodyBytes).getOrElse(
+      throw HttpError(413, s"request body larger than ${ControlServer.MaxBodyBytes} bytes", Seq("Connection" -> "close")))
+    val params = RequestParts.query(ex.getRequestURI.getRawQuery).fold(m => throw HttpError.badRequest(m), identity)
+    val req = Request(method, segments, params, body, ex)
+
+    segments match {
+      case Seq("api", "v1", "queries") =>
+        requireMethod(method, "GET")
+        onlyParams(req)
+        Response(200, Json.obj("queries" -> plane.registry.views.map(Json.query)))
+      case Seq("api", "v1", "queries", idOrName) =>
+        requireMethod(method, "GET")
+        onlyParams(req)
+        Response(200, Json.query(find(idOrName)))
+      case Seq("api", "v1", "queries", idOrName, "stop") =>
+        requireMethod(method, "POST")
+        stop(req, idOrName)
+      case init :+ id if init.nonEmpty && server.servesStopPath(init) =>
+        requireMethod(method, "POST")
+        seedStop(req, id)
+      case _ => throw HttpError.notFound("no such endpoint")
+    }
+  }
+
+  private def requireMethod(method: String, allowed: String): Unit =
+    if (method != allowed) throw HttpError.methodNotAllowed(allowed)
+
+  private def onlyParams(req: Request, names: String*): Unit =
+    req.params.keys.find(k => !names.contains(k)).foreach { k =>
+      throw HttpError.badRequest(s"unknown parameter '$k'" +
+        (if (names.isEmpty) "" else s"; known: ${names.mkString(", ")}"))
+    }
+
+  private def find(idOrName: String): QueryView = plane.registry.lookup(idOrName) match {
+    case Some(Left(t)) => t.view
+    case Some(Right(e)) => TrackedQuery.view(e)
+    case None => throw HttpError.notFound(s"no query with id or name '$idOrName'")
+  }
+
+  private def durationParam(req: Request, name: String): Option[Long] = req.params.get(name).map { v =>
+    ControlSettings.parseDuration(v).getOrElse(
+      throw HttpError.badRequest(s"parameter '$name': '$v' is not a duration such as 500ms, 30s or 5m"))
+  }
+
+  private def stop(req: Request, idOrName: String): Response = {
+    onlyParams(req, "mode", "timeout", "wait")
+    val mode = req.params.get("mode").map(m => StopMode.parse(m).getOrElse(
+      throw HttpError.badRequest(s"parameter 'mode': '$m' is not graceful or immediate")))
+    val timeout = durationParam(req, "timeout")
+    val waitMs = durationParam(req, "wait").getOrElse(0L)
+    if (waitMs > MaxWaitMs) throw HttpError.badRequest(s"parameter 'wait' is at most ${MaxWaitMs / 60000}m")
+    plane.requestStop(idOrName, mode, timeout, StopSource.Rest) match {
+      case StopOutcome.NotFound => throw HttpError.notFound(s"no query with id or name '$idOrName'")
+      case StopOutcome.AlreadyEnded(e) => Response(200, Json.query(TrackedQuery.view(e)))
+      case StopOutcome.Accepted(t, _) =>
+        if (waitMs > 0) plane.stopper.await(t, waitMs)
+        val ended = t.stopDone.isDone && !t.isRunning
+        Response(if (ended) 200 else 202, Json.query(t.view))
+    }
+  }
+
+  /** `POST /stop/<id>` as the seed library answered it: the configured stop, then 200 with the query. */
+  private def seedStop(req: Request, id: String): Response = {
+    onlyParams(req)
+    plane.requestStop(id, None, None, StopSource.Rest) match {
+      case StopOutcome.NotFound => throw HttpError.notFound(s"no query with id or name '$id'")
+      case StopOutcome.AlreadyEnded(e) => Response(200, Json.query(TrackedQuery.view(e)))
+      case StopOutcome.Accepted(t, _) => Response(200, Json.query(t.view))
+    }
+  }
+
+  private def send(ex: HttpExchange, r: Response): Unit =
+    try {
+      val bytes = Json.bytes(r.body)
+      val h = ex.getResponseHeaders
+      h.set("Content-Type", "application/json; charset=utf-8")
+      h.set("Cache-Control", "no-store")
+      h.set("X-Content-Type-Options", "nosniff")
+      r.headers.foreach { case (k, v) => h.set(k, v) }
+      if (ex.getRequestMethod == "HEAD") ex.sendResponseHeaders(r.code, -1)
+      else {
+        ex.sendResponseHeaders(r.code, bytes.length.toLong)
+        ex.getResponseBody.write(bytes)
+      }
+    } catch {
+      case _: IOException => // the client went away; nothing to tell it
+    } finally ex.close()
+
+}
+
+object Router {
+  private final case class Request(method: String, segments: Seq[String], params: Map[String, String],
+      body: Array[Byte], exchange: HttpExchange)
+
+  private final case class Response(code: Int, body: AnyRef, headers: Seq[(String, String)] = Nil)
+}
