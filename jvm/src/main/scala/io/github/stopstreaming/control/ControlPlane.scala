@@ -86,9 +86,7 @@ final class ControlPlane private (val settings: ControlSettings) {
     }
 
   private[stopstreaming] def onQueryTerminated(id: UUID, runId: UUID, exception: Option[String]): Unit =
-    registry.markEnded(id, runId, exception.map(firstLine))
-
-  private def firstLine(s: String): String = s.linesIterator.take(1).mkString
+    registry.markEnded(id, runId, exception.map(s => if (s.length > 4000) s.take(4000) + "..." else s))
 
   /**
    * The one entry point of every stop: HTTP, marker files, shutdown and the APIs all call it.

@@ -82,7 +82,7 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) {
     QueryView(id, runId, name, isRunning, status, lastProgress, stop, exception, startedAt)
 
   def ended(exceptionText: Option[String]): EndedQuery =
-    EndedQuery(id, runId, name, startedAt, Instant.now(), exceptionText.orElse(exception),
+    EndedQuery(id, runId, name, startedAt, Instant.now(), exception.orElse(exceptionText),
       status, lastProgress, stopState)
 }
 

@@ -1,0 +1,170 @@
+"""Shared fixtures: one local SparkSession with the plugin for the whole run, and an HTTP helper."""
+
+from __future__ import annotations
+
+import os
+import sys
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+
+import stopstreaming
+
+TOKEN = "test-token-0123456789"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, every: float = 0.05, what: str = "") -> Any:
+    """Poll until ``predicate()`` is truthy and return its value; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(every)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.master("local[2]")
+        .appName("stopstreaming-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.driver.memory", "1g")
+    )
+    session = stopstreaming.configure(builder, rest_port=0, rest_host="127.0.0.1", auth_token=TOKEN).getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@dataclass
+class Api:
+    """A tiny HTTP helper bound to the test driver's control server."""
+
+    url: str
+    token: str | None = TOKEN
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        h = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        h.update(extra or {})
+        return h
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return requests.get(self.url + path, headers=self.headers(kw.pop("headers", None)), timeout=60, **kw)
+
+    def post(self, path: str, **kw: Any) -> requests.Response:
+        return requests.post(self.url + path, headers=self.headers(kw.pop("headers", None)), timeout=120, **kw)
+
+    def request(self, method: str, path: str, **kw: Any) -> requests.Response:
+        return requests.request(
+            method, self.url + path, headers=self.headers(kw.pop("headers", None)), timeout=60, **kw
+        )
+
+    def query(self, id_or_name: str) -> dict[str, Any]:
+        r = self.get(f"/api/v1/queries/{id_or_name}")
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+@pytest.fixture(scope="session")
+def api(spark: Any) -> Api:
+    return Api(stopstreaming.control_url(spark))
+
+
+@pytest.fixture(autouse=True)
+def _stop_leftover_queries(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "spark" in request.fixturenames:
+        session = request.getfixturevalue("spark")
+        for q in session.streams.active:
+            try:
+                q.stop()
+            except Exception:  # noqa: BLE001 - best effort cleanup between tests
+                pass
+
+
+@pytest.fixture
+def tmpdir_path() -> Iterator[str]:
+    d = tempfile.mkdtemp(prefix="stopstreaming-test-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@dataclass
+class BatchRecorder:
+    """A ``foreachBatch`` function that logs the begin and end of each batch, across restarts.
+
+    Each batch sleeps (the "processing"), then runs a Spark job (the "write"), then logs its end,
+    the way a real sink spends most of a batch before it writes.
+    """
+
+    seconds: float = 1.0
+    events: list[tuple[str, int]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, df: Any, batch_id: int) -> None:
+        with self.lock:
+            self.events.append(("begin", batch_id))
+        time.sleep(self.seconds)
+        df.count()
+        with self.lock:
+            self.events.append(("end", batch_id))
+
+    def ids(self, kind: str) -> list[int]:
+        with self.lock:
+            return [b for k, b in self.events if k == kind]
+
+    def in_flight(self) -> bool:
+        return len(self.ids("begin")) > len(self.ids("end"))
+
+
+def start_recorded(
+    spark: Any,
+    recorder: BatchRecorder,
+    checkpoint: str,
+    name: str | None = None,
+    trigger: dict[str, Any] | None = None,
+) -> Any:
+    """Start a rate-source query whose batches go to ``recorder``."""
+    w = (
+        spark.readStream.format("rate")
+        .option("rowsPerSecond", 20)
+        .load()
+        .writeStream.foreachBatch(recorder)
+        .option("checkpointLocation", checkpoint)
+    )
+    if name:
+        w = w.queryName(name)
+    if trigger:
+        w = w.trigger(**trigger)
+    return w.start()
+
+
+def start_noop(spark: Any, name: str | None = None, trigger: dict[str, Any] | None = None) -> Any:
+    """Start a cheap rate -> noop query."""
+    w = spark.readStream.format("rate").option("rowsPerSecond", 1).load().writeStream.format("noop")
+    if name:
+        w = w.queryName(name)
+    if trigger:
+        w = w.trigger(**trigger)
+    return w.start()
+
+
+def stopstreaming_threads(spark: Any) -> int:
+    """How many live driver threads belong to stopstreaming."""
+    return int(spark._jvm.io.github.stopstreaming.control.NamedThreads.count())
+
+
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

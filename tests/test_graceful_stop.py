@@ -1,0 +1,90 @@
+"""Graceful stop over HTTP on real Spark: no batch lost, none repeated after a restart."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from conftest import BatchRecorder, start_noop, start_recorded, wait_for
+
+
+def _stop_mid_batch(api, recorder, query, mode: str, delay: float) -> dict:
+    wait_for(recorder.in_flight, what="a batch in flight")
+    time.sleep(delay)
+    r = api.post(f"/api/v1/queries/{query.id}/stop", params={"mode": mode, "wait": "60s"})
+    assert r.status_code == 200, r.text
+    query.awaitTermination()
+    return r.json()
+
+
+def test_graceful_stop_mid_batch_repeats_no_batch_after_restart(spark, api, tmpdir_path):
+    """Five stops at varied points of a 1 s batch; each restart starts at the next batch id."""
+    recorder = BatchRecorder(seconds=1.0)
+    rng = random.Random(7)
+    for cycle in range(5):
+        q = start_recorded(spark, recorder, tmpdir_path, name="graceful-cycle")
+        done_before = len(recorder.ids("end"))
+        wait_for(lambda: len(recorder.ids("end")) > done_before, what="one finished batch")
+        body = _stop_mid_batch(api, recorder, q, "graceful", delay=rng.uniform(0.0, 0.8))
+        assert body["active"] is False
+        assert body["stop"]["state"] == "STOPPED", body
+        assert body["stop"]["mode"] == "graceful" and body["stop"]["source"] == "rest"
+        assert q.exception() is None
+        assert recorder.ids("begin") == recorder.ids("end"), f"cycle {cycle}: a batch was cut"
+    begun = recorder.ids("begin")
+    assert len(begun) == len(set(begun)), f"a batch id ran twice: {begun}"
+    assert begun == list(range(begun[0], begun[0] + len(begun))), f"a batch id was skipped: {begun}"
+
+
+def test_immediate_stop_mid_batch_runs_that_batch_again(spark, api, tmpdir_path):
+    """What immediate costs: the batch in flight is cut (its write job is cancelled), is not
+    committed, and runs again on restart. A non-idempotent sink sees it twice."""
+    recorder = BatchRecorder(seconds=2.0)
+    q = start_recorded(spark, recorder, tmpdir_path)
+    wait_for(lambda: len(recorder.ids("end")) >= 1 and recorder.in_flight(), what="second batch in flight")
+    cut = recorder.ids("begin")[-1]
+    body = _stop_mid_batch(api, recorder, q, "immediate", delay=0.2)
+    assert body["stop"]["state"] == "STOPPED" and body["stop"]["mode"] == "immediate"
+    assert cut not in recorder.ids("end"), "the batch in flight was cut before its end"
+
+    q2 = start_recorded(spark, recorder, tmpdir_path)
+    n = len(recorder.ids("begin"))
+    wait_for(lambda: len(recorder.ids("begin")) > n, what="first batch after restart")
+    q2.stop()
+    assert recorder.ids("begin")[n] == cut, "the cut batch ran again: immediate stop repeats it"
+
+
+def test_idle_query_with_ten_minute_trigger_stops_at_once(spark, api):
+    q = start_noop(spark, trigger={"processingTime": "10 minutes"})
+    wait_for(lambda: q.lastProgress is not None and not q.status["isTriggerActive"], what="idle query")
+    t0 = time.monotonic()
+    r = api.post(f"/api/v1/queries/{q.id}/stop", params={"wait": "30s"})
+    q.awaitTermination()
+    elapsed = time.monotonic() - t0
+    assert r.status_code == 200 and r.json()["stop"]["state"] == "STOPPED", r.text
+    assert elapsed < 5.0, f"an idle query took {elapsed:.2f}s to stop"
+
+
+def test_graceful_stop_past_its_timeout_escalates(spark, api, tmpdir_path):
+    recorder = BatchRecorder(seconds=6.0)
+    q = start_recorded(spark, recorder, tmpdir_path)
+    wait_for(recorder.in_flight, what="a batch in flight")
+    r = api.post(f"/api/v1/queries/{q.id}/stop", params={"timeout": "1s", "wait": "60s"})
+    assert r.status_code == 200, r.text
+    stop = r.json()["stop"]
+    assert stop["state"] == "ESCALATED", stop
+    assert "1000ms" in stop["detail"]
+    q.awaitTermination()
+
+
+def test_stop_accepted_without_wait_answers_202_then_finishes(spark, api, tmpdir_path):
+    recorder = BatchRecorder(seconds=2.0)
+    q = start_recorded(spark, recorder, tmpdir_path)
+    wait_for(recorder.in_flight, what="a batch in flight")
+    r = api.post(f"/api/v1/queries/{q.id}/stop")
+    assert r.status_code == 202, r.text
+    assert r.json()["stop"]["state"] in ("REQUESTED", "DRAINING")
+    q.awaitTermination()
+    final = wait_for(lambda: api.query(q.id)["stop"]["state"] == "STOPPED" and api.query(q.id), what="STOPPED")
+    assert final["active"] is False
+    assert recorder.ids("begin") == recorder.ids("end")

@@ -1,0 +1,86 @@
+"""Registration of every query, lookups, concurrency and scale of the HTTP stop."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from conftest import start_noop, stopstreaming_threads, wait_for
+
+
+def _names(api) -> list[str]:
+    return [q["name"] for q in api.get("/api/v1/queries").json()["queries"] if q["active"]]
+
+
+def test_queries_of_default_and_new_sessions_are_registered(spark, api):
+    other = spark.newSession()
+    q1 = start_noop(spark, name="in-default-session")
+    q2 = start_noop(other, name="in-new-session")
+    listed = wait_for(lambda: {"in-default-session", "in-new-session"} <= set(_names(api)) and _names(api))
+    assert "in-new-session" in listed
+    body = api.query("in-new-session")
+    assert body["id"] == str(q2.id) and body["runId"] == str(q2.runId)
+    assert set(body) >= {"id", "runId", "name", "active", "status", "lastProgress", "stop", "exception"}
+    assert set(body["status"]) == {"message", "isDataAvailable", "isTriggerActive"}
+    q1.stop()
+    q2.stop()
+
+
+def test_stop_by_id_and_by_name_on_one_port(spark, api):
+    a = start_noop(spark, name="by-name")
+    b = start_noop(spark)
+    r = api.post("/api/v1/queries/by-name/stop", params={"wait": "30s"})
+    assert r.status_code == 200 and r.json()["id"] == str(a.id), r.text
+    r = api.post(f"/api/v1/queries/{b.id}/stop", params={"wait": "30s"})
+    assert r.status_code == 200 and r.json()["name"] is None, r.text
+    assert not a.isActive and not b.isActive
+
+
+def test_seed_compatible_stop_path(spark, api):
+    q = start_noop(spark)
+    r = api.post(f"/stop/{q.id}")
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == str(q.id) and r.json()["stop"]["source"] == "rest"
+    q.awaitTermination()
+    assert api.get(f"/stop/{q.id}").status_code == 405
+
+
+def test_ended_queries_stay_visible_with_their_error(spark, api, tmpdir_path):
+    def boom(df, batch_id):
+        raise ValueError("boom from batch")
+
+    q = spark.readStream.format("rate").load().writeStream.foreachBatch(boom).queryName("failing").start()
+    wait_for(lambda: not q.isActive, what="the failing query to end")
+    body = wait_for(lambda: (b := api.query(str(q.id))) and b["exception"] and b, what="exception recorded")
+    assert body["active"] is False and "boom from batch" in body["exception"]
+    assert "failing" in [x["name"] for x in api.get("/api/v1/queries").json()["queries"]]
+
+
+def test_fifty_concurrent_stops_make_one_stop(spark, api):
+    q = start_noop(spark, name="concurrent")
+    wait_for(lambda: q.lastProgress is not None, what="first progress")
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(pool.map(lambda _: api.post(f"/api/v1/queries/{q.id}/stop", params={"wait": "30s"}), range(50)))
+    codes = {r.status_code for r in answers}
+    assert codes <= {200, 202}, codes
+    stops = {(r.json()["stop"]["requestedAt"], r.json()["stop"]["source"]) for r in answers}
+    assert len(stops) == 1, f"more than one stop was made: {stops}"
+    q.awaitTermination()
+    final = api.query(str(q.id))["stop"]
+    assert final["state"] == "STOPPED" and final["requestedAt"] == next(iter(stops))[0]
+
+
+def test_twenty_queries_each_stop_within_seconds_of_their_request(spark, api):
+    before = stopstreaming_threads(spark)
+    queries = [start_noop(spark, name=f"fleet-{i}", trigger={"processingTime": "2 seconds"}) for i in range(20)]
+    wait_for(lambda: all(q.lastProgress is not None for q in queries), timeout=60, what="all queries running")
+    with_twenty = stopstreaming_threads(spark)
+    assert with_twenty - before < 5, f"stopstreaming threads grew from {before} to {with_twenty}"
+    took = []
+    for q in queries:
+        t0 = time.monotonic()
+        r = api.post(f"/api/v1/queries/{q.name}/stop", params={"wait": "30s"})
+        took.append(time.monotonic() - t0)
+        assert r.status_code == 200, r.text
+        assert not q.isActive
+    assert max(took) < 5.0, f"slowest stop took {max(took):.2f}s: {took}"
