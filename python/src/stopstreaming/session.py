@@ -80,6 +80,10 @@ def configure(builder: Any, **options: Any) -> Any:
     current: dict[str, str] = dict(getattr(builder, "_options", {}) or {})
     builder.config("spark.jars", _append(current.get("spark.jars"), jar_path()))
     builder.config("spark.plugins", _append(current.get("spark.plugins"), PLUGIN_CLASS))
+    if str(current.get("spark.remote", "")).startswith("local"):
+        # PySpark starts a local Connect server with spark.plugins replaced by its own plugin;
+        # Spark prepends spark.plugins.defaultList to spark.plugins, so ours survives there.
+        builder.config("spark.plugins.defaultList", _append(current.get("spark.plugins.defaultList"), PLUGIN_CLASS))
     for key, value in conf_entries.items():
         builder.config(key, value)
 
