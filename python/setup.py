@@ -12,6 +12,7 @@ class BuildWithJar(build_py):
     """Refuses to build unless exactly one plugin jar sits in stopstreaming/jars/."""
 
     def run(self) -> None:
+        """Check for the jar, then build as usual."""
         jars = sorted(JARS.glob("*.jar"))
         if len(jars) != 1:
             found = ", ".join(j.name for j in jars) or "none"

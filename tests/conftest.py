@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import sys
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -20,7 +20,12 @@ import stopstreaming
 TOKEN = "test-token-0123456789"
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, every: float = 0.05, what: str = "") -> Any:
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 30.0,
+    every: float = 0.05,
+    what: str = "",
+) -> Any:
     """Poll until ``predicate()`` is truthy and return its value; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -43,7 +48,9 @@ def spark() -> Iterator[Any]:
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.driver.memory", "1g")
     )
-    session = stopstreaming.configure(builder, rest_port=0, rest_host="127.0.0.1", auth_token=TOKEN).getOrCreate()
+    session = stopstreaming.configure(
+        builder, rest_port=0, rest_host="127.0.0.1", auth_token=TOKEN
+    ).getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
@@ -62,14 +69,28 @@ class Api:
         return h
 
     def get(self, path: str, **kw: Any) -> requests.Response:
-        return requests.get(self.url + path, headers=self.headers(kw.pop("headers", None)), timeout=60, **kw)
+        return requests.get(
+            self.url + path,
+            headers=self.headers(kw.pop("headers", None)),
+            timeout=60,
+            **kw,
+        )
 
     def post(self, path: str, **kw: Any) -> requests.Response:
-        return requests.post(self.url + path, headers=self.headers(kw.pop("headers", None)), timeout=120, **kw)
+        return requests.post(
+            self.url + path,
+            headers=self.headers(kw.pop("headers", None)),
+            timeout=120,
+            **kw,
+        )
 
     def request(self, method: str, path: str, **kw: Any) -> requests.Response:
         return requests.request(
-            method, self.url + path, headers=self.headers(kw.pop("headers", None)), timeout=60, **kw
+            method,
+            self.url + path,
+            headers=self.headers(kw.pop("headers", None)),
+            timeout=60,
+            **kw,
         )
 
     def query(self, id_or_name: str) -> dict[str, Any]:

@@ -29,7 +29,10 @@ q = spark.readStream.format("rate").load().writeStream.format("noop").queryName(
 deadline = time.monotonic() + 60
 names: list = []
 while time.monotonic() < deadline:
-    names = [x["name"] for x in requests.get(url + "/api/v1/queries", headers=headers, timeout=10).json()["queries"]]
+    names = [
+        x["name"]
+        for x in requests.get(url + "/api/v1/queries", headers=headers, timeout=10).json()["queries"]
+    ]
     if "connect-q" in names:
         break
     time.sleep(0.2)
@@ -37,7 +40,12 @@ out["listed"] = names
 out["registered_id_matches"] = (
     requests.get(url + "/api/v1/queries/connect-q", headers=headers, timeout=10).json().get("id") == q.id
 )
-r = requests.post(url + "/api/v1/queries/connect-q/stop", params={"wait": "30s"}, headers=headers, timeout=60)
+r = requests.post(
+    url + "/api/v1/queries/connect-q/stop",
+    params={"wait": "30s"},
+    headers=headers,
+    timeout=60,
+)
 out["stop_status"] = r.status_code
 out["stop_state"] = r.json().get("stop", {}).get("state")
 out["active_after"] = q.isActive

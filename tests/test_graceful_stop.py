@@ -24,7 +24,7 @@ def test_graceful_stop_mid_batch_repeats_no_batch_after_restart(spark, api, tmpd
     for cycle in range(5):
         q = start_recorded(spark, recorder, tmpdir_path, name="graceful-cycle")
         done_before = len(recorder.ids("end"))
-        wait_for(lambda: len(recorder.ids("end")) > done_before, what="one finished batch")
+        wait_for(lambda n=done_before: len(recorder.ids("end")) > n, what="one finished batch")
         body = _stop_mid_batch(api, recorder, q, "graceful", delay=rng.uniform(0.0, 0.8))
         assert body["active"] is False
         assert body["stop"]["state"] == "STOPPED", body
@@ -41,7 +41,10 @@ def test_immediate_stop_mid_batch_runs_that_batch_again(spark, api, tmpdir_path)
     committed, and runs again on restart. A non-idempotent sink sees it twice."""
     recorder = BatchRecorder(seconds=2.0)
     q = start_recorded(spark, recorder, tmpdir_path)
-    wait_for(lambda: len(recorder.ids("end")) >= 1 and recorder.in_flight(), what="second batch in flight")
+    wait_for(
+        lambda: len(recorder.ids("end")) >= 1 and recorder.in_flight(),
+        what="second batch in flight",
+    )
     cut = recorder.ids("begin")[-1]
     body = _stop_mid_batch(api, recorder, q, "immediate", delay=0.2)
     assert body["stop"]["state"] == "STOPPED" and body["stop"]["mode"] == "immediate"
@@ -56,7 +59,10 @@ def test_immediate_stop_mid_batch_runs_that_batch_again(spark, api, tmpdir_path)
 
 def test_idle_query_with_ten_minute_trigger_stops_at_once(spark, api):
     q = start_noop(spark, trigger={"processingTime": "10 minutes"})
-    wait_for(lambda: q.lastProgress is not None and not q.status["isTriggerActive"], what="idle query")
+    wait_for(
+        lambda: q.lastProgress is not None and not q.status["isTriggerActive"],
+        what="idle query",
+    )
     t0 = time.monotonic()
     r = api.post(f"/api/v1/queries/{q.id}/stop", params={"wait": "30s"})
     q.awaitTermination()
@@ -85,6 +91,9 @@ def test_stop_accepted_without_wait_answers_202_then_finishes(spark, api, tmpdir
     assert r.status_code == 202, r.text
     assert r.json()["stop"]["state"] in ("REQUESTED", "DRAINING")
     q.awaitTermination()
-    final = wait_for(lambda: api.query(q.id)["stop"]["state"] == "STOPPED" and api.query(q.id), what="STOPPED")
+    final = wait_for(
+        lambda: api.query(q.id)["stop"]["state"] == "STOPPED" and api.query(q.id),
+        what="STOPPED",
+    )
     assert final["active"] is False
     assert recorder.ids("begin") == recorder.ids("end")

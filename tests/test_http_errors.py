@@ -37,7 +37,10 @@ def test_health_needs_no_token(api):
     assert r.json()["version"] == stopstreaming.__version__
 
 
-@pytest.mark.parametrize("mode_param", [{"mode": "gentle"}, {"timeout": "soon"}, {"wait": "-1s"}, {"force": "1"}])
+@pytest.mark.parametrize(
+    "mode_param",
+    [{"mode": "gentle"}, {"timeout": "soon"}, {"wait": "-1s"}, {"force": "1"}],
+)
 def test_400_bad_parameter(api, victim, mode_param):
     _error(api.post(f"/api/v1/queries/{victim.id}/stop", params=mode_param), 400)
 
@@ -65,7 +68,11 @@ def test_400_malformed_percent_encoding(api, victim):
 @pytest.mark.parametrize("token", [None, "wrong-token", ""])
 def test_401_missing_or_wrong_token(api, victim, token):
     bad = Api(api.url, token=token)
-    for r in (bad.get("/api/v1/queries"), bad.post(f"/api/v1/queries/{victim.id}/stop"), bad.post(f"/stop/{victim.id}")):
+    for r in (
+        bad.get("/api/v1/queries"),
+        bad.post(f"/api/v1/queries/{victim.id}/stop"),
+        bad.post(f"/stop/{victim.id}"),
+    ):
         msg = _error(r, 401)
         assert r.headers.get("WWW-Authenticate", "").startswith("Bearer")
         assert "test-token" not in msg and (token is None or token == "" or token not in msg)

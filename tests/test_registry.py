@@ -20,7 +20,16 @@ def test_queries_of_default_and_new_sessions_are_registered(spark, api):
     assert "in-new-session" in listed
     body = api.query("in-new-session")
     assert body["id"] == str(q2.id) and body["runId"] == str(q2.runId)
-    assert set(body) >= {"id", "runId", "name", "active", "status", "lastProgress", "stop", "exception"}
+    assert set(body) >= {
+        "id",
+        "runId",
+        "name",
+        "active",
+        "status",
+        "lastProgress",
+        "stop",
+        "exception",
+    }
     assert set(body["status"]) == {"message", "isDataAvailable", "isTriggerActive"}
     q1.stop()
     q2.stop()
@@ -51,7 +60,10 @@ def test_ended_queries_stay_visible_with_their_error(spark, api, tmpdir_path):
 
     q = spark.readStream.format("rate").load().writeStream.foreachBatch(boom).queryName("failing").start()
     wait_for(lambda: not q.isActive, what="the failing query to end")
-    body = wait_for(lambda: (b := api.query(str(q.id))) and b["exception"] and b, what="exception recorded")
+    body = wait_for(
+        lambda: (b := api.query(str(q.id))) and b["exception"] and b,
+        what="exception recorded",
+    )
     assert body["active"] is False and "boom from batch" in body["exception"]
     assert "failing" in [x["name"] for x in api.get("/api/v1/queries").json()["queries"]]
 
@@ -60,7 +72,12 @@ def test_fifty_concurrent_stops_make_one_stop(spark, api):
     q = start_noop(spark, name="concurrent")
     wait_for(lambda: q.lastProgress is not None, what="first progress")
     with ThreadPoolExecutor(50) as pool:
-        answers = list(pool.map(lambda _: api.post(f"/api/v1/queries/{q.id}/stop", params={"wait": "30s"}), range(50)))
+        answers = list(
+            pool.map(
+                lambda _: api.post(f"/api/v1/queries/{q.id}/stop", params={"wait": "30s"}),
+                range(50),
+            )
+        )
     codes = {r.status_code for r in answers}
     assert codes <= {200, 202}, codes
     stops = {(r.json()["stop"]["requestedAt"], r.json()["stop"]["source"]) for r in answers}
@@ -72,8 +89,14 @@ def test_fifty_concurrent_stops_make_one_stop(spark, api):
 
 def test_twenty_queries_each_stop_within_seconds_of_their_request(spark, api):
     before = stopstreaming_threads(spark)
-    queries = [start_noop(spark, name=f"fleet-{i}", trigger={"processingTime": "2 seconds"}) for i in range(20)]
-    wait_for(lambda: all(q.lastProgress is not None for q in queries), timeout=60, what="all queries running")
+    queries = [
+        start_noop(spark, name=f"fleet-{i}", trigger={"processingTime": "2 seconds"}) for i in range(20)
+    ]
+    wait_for(
+        lambda: all(q.lastProgress is not None for q in queries),
+        timeout=60,
+        what="all queries running",
+    )
     with_twenty = stopstreaming_threads(spark)
     assert with_twenty - before < 5, f"stopstreaming threads grew from {before} to {with_twenty}"
     took = []

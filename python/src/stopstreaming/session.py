@@ -83,7 +83,9 @@ def configure(builder: Any, **options: Any) -> Any:
     if str(current.get("spark.remote", "")).startswith("local"):
         # PySpark starts a local Connect server with spark.plugins replaced by its own plugin;
         # Spark prepends spark.plugins.defaultList to spark.plugins, so ours survives there.
-        builder.config("spark.plugins.defaultList", _append(current.get("spark.plugins.defaultList"), PLUGIN_CLASS))
+        builder.config(
+            "spark.plugins.defaultList", _append(current.get("spark.plugins.defaultList"), PLUGIN_CLASS)
+        )
     for key, value in conf_entries.items():
         builder.config(key, value)
 

@@ -7,7 +7,9 @@ object BuildInfo {
   private val props: Properties = {
     val p = new Properties()
     val in = getClass.getResourceAsStream("/io/github/stopstreaming/version.properties")
-    if (in != null) try p.load(in) finally in.close()
+    if (in != null)
+      try p.load(in)
+      finally in.close()
     p
   }
 

@@ -20,10 +20,9 @@ object StopOutcome {
   case object NotFound extends StopOutcome
 }
 
-/**
- * The control plane: one per driver JVM. It owns the query registry, the stopper and the
- * HTTP servers, and every way of stopping a query ends in [[requestStop]].
- */
+/** The control plane: one per driver JVM. It owns the query registry, the stopper and the HTTP servers, and every way
+  * of stopping a query ends in [[requestStop]].
+  */
 final class ControlPlane private (val settings: ControlSettings) {
   private val log = LoggerFactory.getLogger(getClass)
 
@@ -46,19 +45,26 @@ final class ControlPlane private (val settings: ControlSettings) {
       val port = servers.acquire(settings.bindHost, settings.restPort, settings.stopPath)
       mainServerPort = Some(port)
       if (settings.token.isEmpty && !ControlPlane.isLoopback(settings.bindHost)) {
-        log.warn(s"stopstreaming control server listens on ${settings.bindHost}:$port without a token: " +
-          "anyone who can reach this port can stop queries. Set spark.stopstreaming.auth.token " +
-          "(or auth.tokenFile, or STOPSTREAMING_TOKEN).")
+        log.warn(
+          s"stopstreaming control server listens on ${settings.bindHost}:$port without a token: " +
+            "anyone who can reach this port can stop queries. Set spark.stopstreaming.auth.token " +
+            "(or auth.tokenFile, or STOPSTREAMING_TOKEN)."
+        )
       } else if (settings.token.isEmpty) {
-        log.info(s"stopstreaming control server listens on ${settings.bindHost}:$port (loopback only, " +
-          "no token). To reach it from elsewhere, set spark.stopstreaming.auth.token; it then binds 0.0.0.0.")
+        log.info(
+          s"stopstreaming control server listens on ${settings.bindHost}:$port (loopback only, " +
+            "no token). To reach it from elsewhere, set spark.stopstreaming.auth.token; it then binds 0.0.0.0."
+        )
       } else {
         log.info(s"stopstreaming control server listens on ${settings.bindHost}:$port (bearer token required)")
       }
     } catch {
       case NonFatal(e) =>
-        log.error(s"stopstreaming could not start its control server on ${settings.bindHost}:" +
-          s"${settings.restPort} (${e.getMessage}); queries run on, but cannot be stopped over HTTP", e)
+        log.error(
+          s"stopstreaming could not start its control server on ${settings.bindHost}:" +
+            s"${settings.restPort} (${e.getMessage}); queries run on, but cannot be stopped over HTTP",
+          e
+        )
     }
 
   /** The port of the control server the plugin started, if REST is on. */
@@ -88,21 +94,22 @@ final class ControlPlane private (val settings: ControlSettings) {
   private[stopstreaming] def onQueryTerminated(id: UUID, runId: UUID, exception: Option[String]): Unit =
     registry.markEnded(id, runId, exception.map(s => if (s.length > 4000) s.take(4000) + "..." else s))
 
-  /**
-   * The one entry point of every stop: HTTP, marker files, shutdown and the APIs all call it.
-   * Mode and timeout default to the configured ones.
-   */
+  /** The one entry point of every stop: HTTP, marker files, shutdown and the APIs all call it. Mode and timeout default
+    * to the configured ones.
+    */
   def requestStop(idOrName: String, mode: Option[StopMode], timeoutMs: Option[Long], source: StopSource): StopOutcome =
     registry.lookup(idOrName) match {
       case Some(Left(t)) =>
-        val s = stopper.request(t, mode.getOrElse(settings.stopMode), timeoutMs.getOrElse(settings.stopTimeoutMs), source)
+        val s =
+          stopper.request(t, mode.getOrElse(settings.stopMode), timeoutMs.getOrElse(settings.stopTimeoutMs), source)
         StopOutcome.Accepted(t, s)
       case Some(Right(e)) => StopOutcome.AlreadyEnded(e)
       case None => StopOutcome.NotFound
     }
 
   def close(): Unit = {
-    try servers.closeAll() catch { case NonFatal(e) => log.warn("closing the control servers failed", e) }
+    try servers.closeAll()
+    catch { case NonFatal(e) => log.warn("closing the control servers failed", e) }
     stopper.close()
     log.info("stopstreaming control plane stopped")
   }
@@ -126,10 +133,9 @@ object ControlPlane {
     cp
   }
 
-  /**
-   * The running control plane, or one started now from the session's Spark conf when no plugin
-   * was configured (the jar is only on the classpath, as in a notebook attached to a cluster).
-   */
+  /** The running control plane, or one started now from the session's Spark conf when no plugin was configured (the jar
+    * is only on the classpath, as in a notebook attached to a cluster).
+    */
   def getOrStart(spark: SparkSession): ControlPlane = synchronized {
     val cp = current.getOrElse {
       val settings = ControlSettings.fromConf(spark.sparkContext.getConf.getAll.toMap)

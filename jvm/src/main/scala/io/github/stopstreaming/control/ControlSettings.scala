@@ -21,7 +21,8 @@ final case class ControlSettings(
     stopMode: StopMode,
     stopTimeoutMs: Long,
     autoRegister: Boolean,
-    retainTerminated: Int) {
+    retainTerminated: Int
+) {
 
   /** Where the control server binds: loopback unless a token protects it or the user chose. */
   def bindHost: String = restHost.getOrElse(if (token.isDefined) "0.0.0.0" else "127.0.0.1")
@@ -48,18 +49,24 @@ object ControlSettings {
     "stop.mode" -> "graceful",
     "stop.timeout" -> "0",
     "autoRegister" -> "true",
-    "registry.retainTerminated" -> "100")
+    "registry.retainTerminated" -> "100"
+  )
 
   /** Parses the settings from Spark conf entries (full keys) and the process environment. */
   def fromConf(conf: Map[String, String], env: Map[String, String] = sys.env): ControlSettings = {
     val reader = new SettingsReader(conf)
     val tokenFile = reader.string("auth.tokenFile").filter(_.trim.nonEmpty)
-    val token = reader.string("auth.token").filter(_.nonEmpty)
+    val token = reader
+      .string("auth.token")
+      .filter(_.nonEmpty)
       .orElse(tokenFile.map(readTokenFile))
       .orElse(env.get(TokenEnv).map(_.trim).filter(_.nonEmpty))
     token.foreach { t =>
       if (t.exists(c => c.isWhitespace || c.isControl)) {
-        throw new InvalidSettingException(Prefix + "auth.token", "the token must not contain spaces or control characters")
+        throw new InvalidSettingException(
+          Prefix + "auth.token",
+          "the token must not contain spaces or control characters"
+        )
       }
     }
     val stopPath = reader.string("rest.stopPath").getOrElse("/stop")
@@ -70,18 +77,29 @@ object ControlSettings {
       restPort = reader.int("rest.port", DefaultPort, min = 0, max = 65535),
       stopPath = stopPath,
       token = token,
-      stopMode = reader.string("stop.mode").map(m => StopMode.parse(m).getOrElse(
-        throw new InvalidSettingException(Prefix + "stop.mode", s"'$m' is not one of graceful, immediate")))
+      stopMode = reader
+        .string("stop.mode")
+        .map(m =>
+          StopMode
+            .parse(m)
+            .getOrElse(
+              throw new InvalidSettingException(Prefix + "stop.mode", s"'$m' is not one of graceful, immediate")
+            )
+        )
         .getOrElse(StopMode.Graceful),
       stopTimeoutMs = reader.duration("stop.timeout", 0L),
       autoRegister = reader.boolean("autoRegister", default = true),
-      retainTerminated = reader.int("registry.retainTerminated", 100, min = 0, max = 100000))
+      retainTerminated = reader.int("registry.retainTerminated", 100, min = 0, max = 100000)
+    )
   }
 
   private def readTokenFile(path: String): String = {
     val key = Prefix + "auth.tokenFile"
-    val text = try new String(Files.readAllBytes(Paths.get(path)), StandardCharsets.UTF_8)
-    catch { case NonFatal(e) => throw new InvalidSettingException(key, s"cannot read '$path' (${e.getClass.getSimpleName})") }
+    val text =
+      try new String(Files.readAllBytes(Paths.get(path)), StandardCharsets.UTF_8)
+      catch {
+        case NonFatal(e) => throw new InvalidSettingException(key, s"cannot read '$path' (${e.getClass.getSimpleName})")
+      }
     val t = text.trim
     if (t.isEmpty) throw new InvalidSettingException(key, s"'$path' is empty")
     t
@@ -91,7 +109,10 @@ object ControlSettings {
     val key = Prefix + "rest.stopPath"
     val segment = "[A-Za-z0-9._~-]+"
     if (!p.matches(s"(/$segment)+") || p.split('/').exists(s => s == "." || s == "..")) {
-      throw new InvalidSettingException(key, s"'$p' must look like /stop: one or more plain path segments, no trailing slash")
+      throw new InvalidSettingException(
+        key,
+        s"'$p' must look like /stop: one or more plain path segments, no trailing slash"
+      )
     }
     if (p == "/api" || p.startsWith("/api/")) {
       throw new InvalidSettingException(key, s"'$p' must not be under /api, which the control API uses")
@@ -102,7 +123,9 @@ object ControlSettings {
   def parseDuration(text: String): Option[Long] = {
     val t = text.trim
     if (t.isEmpty || t.startsWith("-")) None
-    else try Some(JavaUtils.timeStringAsMs(t)) catch { case NonFatal(_) => None }
+    else
+      try Some(JavaUtils.timeStringAsMs(t))
+      catch { case NonFatal(_) => None }
   }
 }
 
@@ -122,16 +145,21 @@ final class SettingsReader(conf: Map[String, String]) {
   def int(key: String, default: Int, min: Int, max: Int): Int = string(key) match {
     case None => default
     case Some(v) =>
-      val n = try v.trim.toInt catch {
-        case _: NumberFormatException => throw new InvalidSettingException(Prefix + key, s"'$v' is not a whole number")
-      }
+      val n =
+        try v.trim.toInt
+        catch {
+          case _: NumberFormatException =>
+            throw new InvalidSettingException(Prefix + key, s"'$v' is not a whole number")
+        }
       if (n < min || n > max) throw new InvalidSettingException(Prefix + key, s"$n is outside $min..$max")
       n
   }
 
   def duration(key: String, default: Long): Long = string(key) match {
     case None => default
-    case Some(v) => ControlSettings.parseDuration(v).getOrElse(
-      throw new InvalidSettingException(Prefix + key, s"'$v' is not a duration such as 500ms, 30s or 5m"))
+    case Some(v) =>
+      ControlSettings
+        .parseDuration(v)
+        .getOrElse(throw new InvalidSettingException(Prefix + key, s"'$v' is not a duration such as 500ms, 30s or 5m"))
   }
 }

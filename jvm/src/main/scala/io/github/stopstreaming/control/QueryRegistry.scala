@@ -8,11 +8,10 @@ import scala.jdk.CollectionConverters._
 
 import org.apache.spark.sql.streaming.StreamingQuery
 
-/**
- * The queries a driver runs, keyed by query id, plus a bounded memory of ended ones
- * (oldest dropped first). Needs no thread: entries arrive from the listener or the APIs
- * and leave when the termination event comes or a lookup sees the thread gone.
- */
+/** The queries a driver runs, keyed by query id, plus a bounded memory of ended ones (oldest dropped first). Needs no
+  * thread: entries arrive from the listener or the APIs and leave when the termination event comes or a lookup sees the
+  * thread gone.
+  */
 final class QueryRegistry(retainTerminated: Int) {
   private val running = new ConcurrentHashMap[UUID, TrackedQuery]()
   // Ended queries in the order they ended; guarded by its own lock.
@@ -21,8 +20,10 @@ final class QueryRegistry(retainTerminated: Int) {
   /** Registers a running query (idempotent per run); returns its entry. */
   def register(query: StreamingQuery): TrackedQuery = {
     val fresh = new TrackedQuery(query, Instant.now())
-    running.compute(query.id, (_, existing) =>
-      if (existing != null && existing.runId == query.runId) existing else fresh)
+    running.compute(
+      query.id,
+      (_, existing) => if (existing != null && existing.runId == query.runId) existing else fresh
+    )
   }
 
   def runningEntry(id: UUID): Option[TrackedQuery] = Option(running.get(id))
@@ -30,8 +31,12 @@ final class QueryRegistry(retainTerminated: Int) {
   /** Moves a query to the ended list; a later run with the same id is left alone. */
   def markEnded(id: UUID, runId: UUID, exception: Option[String]): Option[EndedQuery] = {
     var moved: Option[EndedQuery] = None
-    running.computeIfPresent(id, (_, t) =>
-      if (t.runId == runId) { moved = Some(t.ended(exception)); null } else t)
+    running.computeIfPresent(
+      id,
+      (_, t) =>
+        if (t.runId == runId) { moved = Some(t.ended(exception)); null }
+        else t
+    )
     moved.foreach(remember)
     moved
   }
@@ -66,7 +71,9 @@ final class QueryRegistry(retainTerminated: Int) {
       case Some(id) =>
         runningEntry(id).map(Left(_)).orElse(endedQueries.reverse.find(_.id == id).map(Right(_)))
       case None =>
-        runningQueries.find(_.name.contains(idOrName)).map(Left(_))
+        runningQueries
+          .find(_.name.contains(idOrName))
+          .map(Left(_))
           .orElse(endedQueries.reverse.find(_.name.contains(idOrName)).map(Right(_)))
     }
   }

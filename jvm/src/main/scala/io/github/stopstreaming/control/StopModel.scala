@@ -6,8 +6,10 @@ import java.time.Instant
 sealed abstract class StopMode(val name: String) { override def toString: String = name }
 
 object StopMode {
+
   /** The batch in flight finishes and commits, no new batch starts, then the query ends. */
   case object Graceful extends StopMode("graceful")
+
   /** What `StreamingQuery.stop()` does: the batch in flight is interrupted. */
   case object Immediate extends StopMode("immediate")
 
@@ -35,9 +37,11 @@ sealed abstract class StopPhase(val name: String, val done: Boolean) {
 
 object StopPhase {
   case object Requested extends StopPhase("REQUESTED", done = false)
+
   /** The query was told to start no new batch; the batch in flight is finishing. */
   case object Draining extends StopPhase("DRAINING", done = false)
   case object Stopped extends StopPhase("STOPPED", done = true)
+
   /** The graceful stop ran past its timeout (or was overridden) and became an immediate one. */
   case object Escalated extends StopPhase("ESCALATED", done = true)
   case object Failed extends StopPhase("FAILED", done = true)
@@ -51,7 +55,8 @@ final case class StopState(
     timeoutMs: Long,
     requestedAt: Instant,
     completedAt: Option[Instant],
-    detail: Option[String]) {
+    detail: Option[String]
+) {
 
   def next(p: StopPhase, note: Option[String] = None): StopState = {
     val at = if (p.done) Some(Instant.now()) else completedAt

@@ -1,40 +1,53 @@
 package io.github.stopstreaming.control
 
-import java.util.concurrent.{ConcurrentHashMap, Executors, LinkedBlockingQueue, ScheduledFuture, ThreadPoolExecutor, TimeUnit}
+import java.util.concurrent.{
+  ConcurrentHashMap,
+  Executors,
+  LinkedBlockingQueue,
+  ScheduledFuture,
+  ThreadPoolExecutor,
+  TimeUnit
+}
 
 import scala.util.control.NonFatal
 
 import org.slf4j.LoggerFactory
 
-/**
- * Carries out stops. Graceful: tell the query to start no new batch (see [[StreamInternals]]),
- * then watch it on one shared scheduler thread: it ends by itself after its batch, or it is
- * interrupted once it is seen asleep between triggers (nothing is lost then), or the timeout
- * escalates it to an immediate stop. The blocking `StreamingQuery.stop()` calls run on a
- * small pool whose threads die when idle, so the thread count never follows the query count.
- */
+/** Carries out stops. Graceful: tell the query to start no new batch (see [[StreamInternals]]), then watch it on one
+  * shared scheduler thread: it ends by itself after its batch, or it is interrupted once it is seen asleep between
+  * triggers (nothing is lost then), or the timeout escalates it to an immediate stop. The blocking
+  * `StreamingQuery.stop()` calls run on a small pool whose threads die when idle, so the thread count never follows the
+  * query count.
+  */
 final class Stopper(threads: NamedThreads) {
   private val log = LoggerFactory.getLogger(getClass)
   private val CheckEveryMs = 10L
 
   private val scheduler = Executors.newSingleThreadScheduledExecutor(threads.factory("stopper"))
   private val blocking = {
-    val p = new ThreadPoolExecutor(16, 16, 30, TimeUnit.SECONDS, new LinkedBlockingQueue[Runnable](),
-      threads.factory("stop-call"))
+    val p = new ThreadPoolExecutor(
+      16,
+      16,
+      30,
+      TimeUnit.SECONDS,
+      new LinkedBlockingQueue[Runnable](),
+      threads.factory("stop-call")
+    )
     p.allowCoreThreadTimeOut(true)
     p
   }
   private val watches = new ConcurrentHashMap[TrackedQuery, ScheduledFuture[_]]()
 
-  /**
-   * Asks for a stop. The first request wins and is carried out once; a later one returns the
-   * same state, except that an immediate request overrides a graceful stop still draining.
-   */
+  /** Asks for a stop. The first request wins and is carried out once; a later one returns the same state, except that
+    * an immediate request overrides a graceful stop still draining.
+    */
   def request(t: TrackedQuery, mode: StopMode, timeoutMs: Long, source: StopSource): StopState = {
     val req = StopState(StopPhase.Requested, mode, source, timeoutMs, java.time.Instant.now(), None, None)
     if (t.stopState.compareAndSet(null, req)) {
-      log.info(s"stop of query ${t.id} (${t.name.getOrElse("unnamed")}) requested: mode=$mode, " +
-        s"timeout=${timeoutMs}ms, source=$source")
+      log.info(
+        s"stop of query ${t.id} (${t.name.getOrElse("unnamed")}) requested: mode=$mode, " +
+          s"timeout=${timeoutMs}ms, source=$source"
+      )
       try begin(t, req)
       catch { case NonFatal(e) => finish(t, StopPhase.Failed, Some(s"stop could not start: ${e.getMessage}")) }
     } else {
@@ -59,8 +72,11 @@ final class Stopper(threads: NamedThreads) {
       update(t, StopPhase.Draining, None)
       watch(t, flipped = true)
     } else {
-      update(t, StopPhase.Draining,
-        Some("fallback: this Spark hides the query state, so the stop waits for no active trigger"))
+      update(
+        t,
+        StopPhase.Draining,
+        Some("fallback: this Spark hides the query state, so the stop waits for no active trigger")
+      )
       watch(t, flipped = false)
     }
   }

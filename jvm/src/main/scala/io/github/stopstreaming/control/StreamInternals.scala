@@ -9,20 +9,19 @@ import scala.util.control.NonFatal
 import org.apache.spark.sql.streaming.StreamingQuery
 import org.slf4j.LoggerFactory
 
-/**
- * The one place that touches Spark internals: the `StreamExecution` behind a query, its
- * `state` reference and its execution thread. Spark has no public "finish this batch, then
- * stop" call; setting the state to TERMINATED without interrupting does exactly that, because
- * the trigger loop checks the state before it starts a batch and the batch in flight runs to
- * its commit. The class of TERMINATED moved in Spark 4.1, so everything is looked up by
- * reflection once, and every call tells whether it could do its job.
- */
+/** The one place that touches Spark internals: the `StreamExecution` behind a query, its `state` reference and its
+  * execution thread. Spark has no public "finish this batch, then stop" call; setting the state to TERMINATED without
+  * interrupting does exactly that, because the trigger loop checks the state before it starts a batch and the batch in
+  * flight runs to its commit. The class of TERMINATED moved in Spark 4.1, so everything is looked up by reflection
+  * once, and every call tells whether it could do its job.
+  */
 object StreamInternals {
   private val log = LoggerFactory.getLogger(getClass)
 
   private val TerminatedClassNames = Seq(
     "org.apache.spark.sql.execution.streaming.runtime.TERMINATED$", // Spark 4.1+
-    "org.apache.spark.sql.execution.streaming.TERMINATED$") // Spark 3.x, 4.0
+    "org.apache.spark.sql.execution.streaming.TERMINATED$"
+  ) // Spark 3.x, 4.0
 
   /** The `StreamExecution` behind a `StreamingQueryWrapper` (or the query itself). */
   def execution(query: StreamingQuery): AnyRef = {
@@ -39,10 +38,9 @@ object StreamInternals {
     method(exec, "queryExecutionThread").map(_.invoke(exec).asInstanceOf[Thread])
   }.toOption.flatten
 
-  /**
-   * Whether the query really still runs. `isActive` turns false as soon as the state is
-   * flipped, while the thread may still be finishing its batch; the thread tells the truth.
-   */
+  /** Whether the query really still runs. `isActive` turns false as soon as the state is flipped, while the thread may
+    * still be finishing its batch; the thread tells the truth.
+    */
   def isRunning(query: StreamingQuery): Boolean = thread(query) match {
     case Some(t) => t.isAlive
     case None => query.isActive
@@ -63,15 +61,17 @@ object StreamInternals {
 
   private def terminatedValue(query: StreamingQuery): Option[AnyRef] = {
     val loader = execution(query).getClass.getClassLoader
-    TerminatedClassNames.iterator.flatMap { n =>
-      Try(Class.forName(n, true, loader).getField("MODULE$").get(null)).toOption
-    }.toSeq.headOption
+    TerminatedClassNames.iterator
+      .flatMap { n =>
+        Try(Class.forName(n, true, loader).getField("MODULE$").get(null)).toOption
+      }
+      .toSeq
+      .headOption
   }
 
-  /**
-   * Tells the query to start no new batch, without interrupting the one in flight.
-   * Returns false when this Spark does not allow it (the caller falls back).
-   */
+  /** Tells the query to start no new batch, without interrupting the one in flight. Returns false when this Spark does
+    * not allow it (the caller falls back).
+    */
   def markTerminated(query: StreamingQuery): Boolean =
     (stateRef(query), terminatedValue(query)) match {
       case (Some(ref), Some(terminated)) =>
@@ -81,17 +81,16 @@ object StreamInternals {
       case _ => false
     }
 
-  /**
-   * True when the execution thread sleeps between triggers (in the trigger executor's clock
-   * wait) and no trigger is active. After [[markTerminated]] the loop cannot start another
-   * batch, so interrupting the sleep then loses nothing.
-   */
+  /** True when the execution thread sleeps between triggers (in the trigger executor's clock wait) and no trigger is
+    * active. After [[markTerminated]] the loop cannot start another batch, so interrupting the sleep then loses
+    * nothing.
+    */
   def isWaitingForNextTrigger(query: StreamingQuery): Boolean = thread(query) match {
     case Some(t) if t.isAlive =>
       val s = t.getState
       (s == Thread.State.TIMED_WAITING || s == Thread.State.WAITING) &&
-        t.getStackTrace.exists(_.getMethodName == "waitTillTime") &&
-        !triggerActive(query)
+      t.getStackTrace.exists(_.getMethodName == "waitTillTime") &&
+      !triggerActive(query)
     case _ => false
   }
 

@@ -19,7 +19,9 @@ final case class EndedQuery(
     exception: Option[String],
     lastStatus: Option[StatusView],
     lastProgress: Option[ProgressView],
-    stopRef: AtomicReference[StopState]) {
+    stopRef: AtomicReference[StopState]
+) {
+
   /** Read at each look: a stop still finishing when the query left the registry updates it. */
   def stop: Option[StopState] = Option(stopRef.get)
 }
@@ -31,7 +33,8 @@ final case class ProgressView(
     timestamp: String,
     numInputRows: Long,
     inputRowsPerSecond: Double,
-    processedRowsPerSecond: Double)
+    processedRowsPerSecond: Double
+)
 
 /** A snapshot of one query, running or ended, as every API shows it. */
 final case class QueryView(
@@ -43,17 +46,21 @@ final case class QueryView(
     lastProgress: Option[ProgressView],
     stop: Option[StopState],
     exception: Option[String],
-    startedAt: Instant)
+    startedAt: Instant
+)
 
 /** A registered, running query: its handle and the state of the one stop it may get. */
 final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) {
   val id: UUID = query.id
   val runId: UUID = query.runId
   val name: Option[String] = Option(query.name)
+
   /** Looked up once; the thread is the truth about whether the query still runs. */
   val thread: Option[Thread] = StreamInternals.thread(query)
+
   /** Empty until a stop is requested; then only ever replaced by a later phase. */
   val stopState = new AtomicReference[StopState](null)
+
   /** Completed once the stop (if any) has finished, for callers that wait on it. */
   val stopDone = new CompletableFuture[StopState]()
 
@@ -71,19 +78,31 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) {
     } catch { case NonFatal(_) => None }
 
   def lastProgress: Option[ProgressView] =
-    try Option(query.lastProgress).map { p =>
-      ProgressView(p.batchId, p.timestamp, p.numInputRows, p.inputRowsPerSecond, p.processedRowsPerSecond)
-    } catch { case NonFatal(_) => None }
+    try
+      Option(query.lastProgress).map { p =>
+        ProgressView(p.batchId, p.timestamp, p.numInputRows, p.inputRowsPerSecond, p.processedRowsPerSecond)
+      }
+    catch { case NonFatal(_) => None }
 
   def exception: Option[String] =
-    try query.exception.map(e => TrackedQuery.shortMessage(e)) catch { case NonFatal(_) => None }
+    try query.exception.map(e => TrackedQuery.shortMessage(e))
+    catch { case NonFatal(_) => None }
 
   def view: QueryView =
     QueryView(id, runId, name, isRunning, status, lastProgress, stop, exception, startedAt)
 
   def ended(exceptionText: Option[String]): EndedQuery =
-    EndedQuery(id, runId, name, startedAt, Instant.now(), exception.orElse(exceptionText),
-      status, lastProgress, stopState)
+    EndedQuery(
+      id,
+      runId,
+      name,
+      startedAt,
+      Instant.now(),
+      exception.orElse(exceptionText),
+      status,
+      lastProgress,
+      stopState
+    )
 }
 
 object TrackedQuery {
@@ -98,7 +117,15 @@ object TrackedQuery {
   }
 
   def view(e: EndedQuery): QueryView =
-    QueryView(e.id, e.runId, e.name, active = false,
+    QueryView(
+      e.id,
+      e.runId,
+      e.name,
+      active = false,
       e.lastStatus.map(_.copy(isTriggerActive = false, isDataAvailable = false)),
-      e.lastProgress, e.stop, e.exception, e.startedAt)
+      e.lastProgress,
+      e.stop,
+      e.exception,
+      e.startedAt
+    )
 }

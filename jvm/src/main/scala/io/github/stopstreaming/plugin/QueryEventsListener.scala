@@ -8,12 +8,11 @@ import org.apache.spark.sql.streaming.StreamingQueryListener
 import org.apache.spark.sql.streaming.StreamingQueryListener._
 import org.slf4j.LoggerFactory
 
-/**
- * Feeds the control plane with query starts and ends. The plugin names this class in
- * `spark.sql.streaming.streamingQueryListeners`, so Spark creates one per session (with the
- * `SparkConf` constructor), and `onQueryStarted` runs on the query's own thread before its
- * first batch: the query is registered before anyone could ask to stop it.
- */
+/** Feeds the control plane with query starts and ends. The plugin names this class in
+  * `spark.sql.streaming.streamingQueryListeners`, so Spark creates one per session (with the `SparkConf` constructor),
+  * and `onQueryStarted` runs on the query's own thread before its first batch: the query is registered before anyone
+  * could ask to stop it.
+  */
 class QueryEventsListener(conf: SparkConf) extends StreamingQueryListener {
   def this() = this(null)
 

@@ -5,10 +5,9 @@ import org.apache.spark.sql.{SparkSession, SparkSessionExtensions}
 import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan
 import org.apache.spark.sql.catalyst.rules.Rule
 
-/**
- * Named in `spark.sql.extensions` by the plugin. Spark hands every session it builds to the
- * injected rule builder, which records the session and returns a rule that does nothing.
- */
+/** Named in `spark.sql.extensions` by the plugin. Spark hands every session it builds to the injected rule builder,
+  * which records the session and returns a rule that does nothing.
+  */
 class SessionCaptureExtension extends (SparkSessionExtensions => Unit) {
   override def apply(extensions: SparkSessionExtensions): Unit =
     extensions.injectResolutionRule { session =>

@@ -10,12 +10,10 @@ import org.apache.spark.SparkContext
 import org.apache.spark.api.plugin.{DriverPlugin, PluginContext}
 import org.slf4j.LoggerFactory
 
-/**
- * Starts the control plane when the driver starts and stops it (freeing its port) when the
- * driver stops. Before any session exists it adds two entries to the live Spark conf, so
- * that one `spark.plugins` setting is all a user writes: the session-capturing extension and
- * the listener that registers every query as it starts.
- */
+/** Starts the control plane when the driver starts and stops it (freeing its port) when the driver stops. Before any
+  * session exists it adds two entries to the live Spark conf, so that one `spark.plugins` setting is all a user writes:
+  * the session-capturing extension and the listener that registers every query as it starts.
+  */
 class StopStreamingDriverPlugin extends DriverPlugin {
   private val log = LoggerFactory.getLogger(getClass)
   @volatile private var plane: Option[ControlPlane] = None
@@ -24,10 +22,16 @@ class StopStreamingDriverPlugin extends DriverPlugin {
     // A bad setting is a user error that names its key; it must fail the start, loudly.
     val settings = ControlSettings.fromConf(ctx.conf().getAll.toMap)
     if (settings.autoRegister) {
-      StopStreamingDriverPlugin.appendClass(ctx.conf(), "spark.sql.extensions",
-        classOf[SessionCaptureExtension].getName)
-      StopStreamingDriverPlugin.appendClass(ctx.conf(), "spark.sql.streaming.streamingQueryListeners",
-        classOf[QueryEventsListener].getName)
+      StopStreamingDriverPlugin.appendClass(
+        ctx.conf(),
+        "spark.sql.extensions",
+        classOf[SessionCaptureExtension].getName
+      )
+      StopStreamingDriverPlugin.appendClass(
+        ctx.conf(),
+        "spark.sql.streaming.streamingQueryListeners",
+        classOf[QueryEventsListener].getName
+      )
     }
     val cp = ControlPlane.startForPlugin(settings)
     plane = Some(cp)
@@ -42,6 +46,7 @@ class StopStreamingDriverPlugin extends DriverPlugin {
 }
 
 object StopStreamingDriverPlugin {
+
   /** Set by the plugin once its server listens: the URL of the control server. */
   val UrlKey = "spark.stopstreaming.rest.url"
 

@@ -6,11 +6,10 @@ import io.github.stopstreaming.rest.Json
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.streaming.StreamingQuery
 
-/**
- * The one entry point Python calls over Py4J. It takes and returns Java types only (strings,
- * ints), so nothing Scala-specific crosses the bridge; failures are thrown as
- * `IllegalArgumentException` / `NoSuchElementException`, which Python maps to its own errors.
- */
+/** The one entry point Python calls over Py4J. It takes and returns Java types only (strings, ints), so nothing
+  * Scala-specific crosses the bridge; failures are thrown as `IllegalArgumentException` / `NoSuchElementException`,
+  * which Python maps to its own errors.
+  */
 object PythonFacade {
   def version(): String = BuildInfo.version
 
@@ -37,16 +36,24 @@ object PythonFacade {
 
   /** Requests a stop (mode and timeout may be empty for the defaults); returns the query JSON. */
   def stop(idOrName: String, mode: String, timeout: String): String = {
-    val m = Option(mode).filter(_.nonEmpty).map(s => StopMode.parse(s).getOrElse(
-      throw new IllegalArgumentException(s"mode '$s' is not graceful or immediate")))
-    val t = Option(timeout).filter(_.nonEmpty).map(s => io.github.stopstreaming.control.ControlSettings
-      .parseDuration(s).getOrElse(throw new IllegalArgumentException(s"timeout '$s' is not a duration")))
+    val m = Option(mode)
+      .filter(_.nonEmpty)
+      .map(s =>
+        StopMode.parse(s).getOrElse(throw new IllegalArgumentException(s"mode '$s' is not graceful or immediate"))
+      )
+    val t = Option(timeout)
+      .filter(_.nonEmpty)
+      .map(s =>
+        io.github.stopstreaming.control.ControlSettings
+          .parseDuration(s)
+          .getOrElse(throw new IllegalArgumentException(s"timeout '$s' is not a duration"))
+      )
     plane.requestStop(idOrName, m, t, StopSource.Api) match {
       case StopOutcome.NotFound => throw new NoSuchElementException(s"no query with id or name '$idOrName'")
       case _ => queryJson(idOrName)
     }
   }
 
-  private def plane: ControlPlane = ControlPlane.current.getOrElse(
-    throw new IllegalStateException("the stopstreaming control plane is not running"))
+  private def plane: ControlPlane =
+    ControlPlane.current.getOrElse(throw new IllegalStateException("the stopstreaming control plane is not running"))
 }

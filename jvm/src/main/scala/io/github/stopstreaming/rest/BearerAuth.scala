@@ -3,10 +3,9 @@ package io.github.stopstreaming.rest
 import java.nio.charset.StandardCharsets.UTF_8
 import java.security.MessageDigest
 
-/**
- * Checks `Authorization: Bearer <token>`. Both sides are hashed before the constant-time
- * comparison, so neither the content nor the length of the token leaks through timing.
- */
+/** Checks `Authorization: Bearer <token>`. Both sides are hashed before the constant-time comparison, so neither the
+  * content nor the length of the token leaks through timing.
+  */
 final class BearerAuth(token: Option[String]) {
   private val expected: Option[Array[Byte]] = token.map(digest)
 

@@ -15,8 +15,14 @@ final class ControlServer(val host: String, requestedPort: Int, plane: ControlPl
 
   private val executor = {
     // Bounded: a flood of requests queues up instead of growing threads; idle threads die.
-    val p = new ThreadPoolExecutor(ControlServer.Threads, ControlServer.Threads, 30, TimeUnit.SECONDS,
-      new LinkedBlockingQueue[Runnable](), plane.threads.factory("http"))
+    val p = new ThreadPoolExecutor(
+      ControlServer.Threads,
+      ControlServer.Threads,
+      30,
+      TimeUnit.SECONDS,
+      new LinkedBlockingQueue[Runnable](),
+      plane.threads.factory("http")
+    )
     p.allowCoreThreadTimeOut(true)
     p
   }
@@ -57,12 +63,10 @@ object ControlServer {
   val Backlog = 128
   val MaxBodyBytes: Int = 64 * 1024
 
-  /**
-   * The JDK server reads its connection limits from system properties once, when its first
-   * instance is made. Without them a client that sends its headers byte by byte holds a
-   * handler thread for ever; with them it is cut off after maxReqTime seconds. A value the
-   * user set is kept.
-   */
+  /** The JDK server reads its connection limits from system properties once, when its first instance is made. Without
+    * them a client that sends its headers byte by byte holds a handler thread for ever; with them it is cut off after
+    * maxReqTime seconds. A value the user set is kept.
+    */
   private[rest] def applyConnectionLimits(): Unit = Seq(
     "sun.net.httpserver.maxReqTime" -> "10",
     "sun.net.httpserver.maxRspTime" -> "30",
@@ -71,10 +75,9 @@ object ControlServer {
   ).foreach { case (k, v) => if (System.getProperty(k) == null) System.setProperty(k, v) }
 }
 
-/**
- * The servers of the control plane: one per distinct port, shared by all users of that port,
- * closed when its last user is gone. The plugin's own server is one user for its whole life.
- */
+/** The servers of the control plane: one per distinct port, shared by all users of that port, closed when its last user
+  * is gone. The plugin's own server is one user for its whole life.
+  */
 final class ControlServers(plane: ControlPlane) {
   private val byPort = new ConcurrentHashMap[Integer, ControlServer]()
 

@@ -38,7 +38,8 @@ object Json {
     "lastProgress" -> q.lastProgress.map(progress),
     "stop" -> q.stop.map(stop),
     "exception" -> q.exception,
-    "startedAt" -> q.startedAt.toString)
+    "startedAt" -> q.startedAt.toString
+  )
 
   def status(s: StatusView): JLinkedHashMap[String, Any] =
     obj("message" -> s.message, "isDataAvailable" -> s.isDataAvailable, "isTriggerActive" -> s.isTriggerActive)
@@ -48,7 +49,8 @@ object Json {
     "timestamp" -> p.timestamp,
     "numInputRows" -> p.numInputRows,
     "inputRowsPerSecond" -> finite(p.inputRowsPerSecond),
-    "processedRowsPerSecond" -> finite(p.processedRowsPerSecond))
+    "processedRowsPerSecond" -> finite(p.processedRowsPerSecond)
+  )
 
   // JSON has no NaN or infinity; Spark reports NaN rates for empty batches.
   private def finite(d: Double): Any = if (d.isNaN || d.isInfinite) null else d
@@ -60,5 +62,6 @@ object Json {
     "timeoutMs" -> s.timeoutMs,
     "requestedAt" -> s.requestedAt.toString,
     "completedAt" -> s.completedAt.map(_.toString),
-    "detail" -> s.detail)
+    "detail" -> s.detail
+  )
 }

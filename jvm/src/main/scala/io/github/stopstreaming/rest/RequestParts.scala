@@ -7,10 +7,9 @@ import java.nio.ByteBuffer
 /** Strict parsing of the parts of a request that the router looks at. */
 object RequestParts {
 
-  /**
-   * Splits a raw path into decoded segments. Anything that could smuggle a separator or climb
-   * out of a path (`%2F`, `..`, empty segments, control characters) is rejected, not cleaned.
-   */
+  /** Splits a raw path into decoded segments. Anything that could smuggle a separator or climb out of a path (`%2F`,
+    * `..`, empty segments, control characters) is rejected, not cleaned.
+    */
   def segments(rawPath: String): Either[String, Seq[String]] = {
     if (rawPath == null || !rawPath.startsWith("/")) return Left("the path must start with /")
     if (rawPath == "/") return Right(Nil)
@@ -66,8 +65,10 @@ object RequestParts {
         i += 1
       }
     }
-    val decoder = StandardCharsets.UTF_8.newDecoder()
-      .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT)
+    val decoder = StandardCharsets.UTF_8
+      .newDecoder()
+      .onMalformedInput(CodingErrorAction.REPORT)
+      .onUnmappableCharacter(CodingErrorAction.REPORT)
     try Right(decoder.decode(ByteBuffer.wrap(out.toByteArray)).toString)
     catch { case _: CharacterCodingException => Left("percent-encoding is not valid UTF-8") }
   }

@@ -9,10 +9,9 @@ import io.github.stopstreaming.BuildInfo
 import io.github.stopstreaming.control._
 import org.slf4j.LoggerFactory
 
-/**
- * Every request of a control server lands here. Paths match exactly, segment by segment;
- * every request but health must carry the token; every answer is JSON with a stable shape.
- */
+/** Every request of a control server lands here. Paths match exactly, segment by segment; every request but health must
+  * carry the token; every answer is JSON with a stable shape.
+  */
 final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandler {
   private val log = LoggerFactory.getLogger(getClass)
   private val auth = new BearerAuth(plane.settings.token)
@@ -45,10 +44,21 @@ final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandl
 
     val declared = Option(ex.getRequestHeaders.getFirst("Content-Length")).map(_.trim)
     if (declared.exists(d => d.forall(_.isDigit) && d.length > 0 && BigInt(d) > ControlServer.MaxBodyBytes)) {
-      throw HttpError(413, s"request body larger than ${ControlServer.MaxBodyBytes} bytes", Seq("Connection" -> "close"))
+      throw HttpError(
+        413,
+        s"request body larger than ${ControlServer.MaxBodyBytes} bytes",
+        Seq("Connection" -> "close")
+      )
     }
-    val body = RequestParts.readBody(ex.getRequestBody, ControlServer.MaxBodyBytes).getOrElse(
-      throw HttpError(413, s"request body larger than ${ControlServer.MaxBodyBytes} bytes", Seq("Connection" -> "close")))
+    val body = RequestParts
+      .readBody(ex.getRequestBody, ControlServer.MaxBodyBytes)
+      .getOrElse(
+        throw HttpError(
+          413,
+          s"request body larger than ${ControlServer.MaxBodyBytes} bytes",
+          Seq("Connection" -> "close")
+        )
+      )
     val params = RequestParts.query(ex.getRequestURI.getRawQuery).fold(m => throw HttpError.badRequest(m), identity)
     val req = Request(method, segments, params, body, ex)
 
@@ -76,8 +86,10 @@ final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandl
 
   private def onlyParams(req: Request, names: String*): Unit =
     req.params.keys.find(k => !names.contains(k)).foreach { k =>
-      throw HttpError.badRequest(s"unknown parameter '$k'" +
-        (if (names.isEmpty) "" else s"; known: ${names.mkString(", ")}"))
+      throw HttpError.badRequest(
+        s"unknown parameter '$k'" +
+          (if (names.isEmpty) "" else s"; known: ${names.mkString(", ")}")
+      )
     }
 
   private def find(idOrName: String): QueryView = plane.registry.lookup(idOrName) match {
@@ -87,14 +99,18 @@ final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandl
   }
 
   private def durationParam(req: Request, name: String): Option[Long] = req.params.get(name).map { v =>
-    ControlSettings.parseDuration(v).getOrElse(
-      throw HttpError.badRequest(s"parameter '$name': '$v' is not a duration such as 500ms, 30s or 5m"))
+    ControlSettings
+      .parseDuration(v)
+      .getOrElse(throw HttpError.badRequest(s"parameter '$name': '$v' is not a duration such as 500ms, 30s or 5m"))
   }
 
   private def stop(req: Request, idOrName: String): Response = {
     onlyParams(req, "mode", "timeout", "wait")
-    val mode = req.params.get("mode").map(m => StopMode.parse(m).getOrElse(
-      throw HttpError.badRequest(s"parameter 'mode': '$m' is not graceful or immediate")))
+    val mode = req.params
+      .get("mode")
+      .map(m =>
+        StopMode.parse(m).getOrElse(throw HttpError.badRequest(s"parameter 'mode': '$m' is not graceful or immediate"))
+      )
     val timeout = durationParam(req, "timeout")
     val waitMs = durationParam(req, "wait").getOrElse(0L)
     if (waitMs > MaxWaitMs) throw HttpError.badRequest(s"parameter 'wait' is at most ${MaxWaitMs / 60000}m")
@@ -138,8 +154,13 @@ final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandl
 }
 
 object Router {
-  private final case class Request(method: String, segments: Seq[String], params: Map[String, String],
-      body: Array[Byte], exchange: HttpExchange)
+  private final case class Request(
+      method: String,
+      segments: Seq[String],
+      params: Map[String, String],
+      body: Array[Byte],
+      exchange: HttpExchange
+  )
 
   private final case class Response(code: Int, body: AnyRef, headers: Seq[(String, String)] = Nil)
 }

@@ -54,7 +54,8 @@ class ControlSettingsSuite extends AnyFunSuite {
       Seq("autoRegister" -> "1") -> "autoRegister",
       Seq("registry.retainTerminated" -> "-1") -> "registry.retainTerminated",
       Seq("auth.tokenFile" -> "/does/not/exist") -> "auth.tokenFile",
-      Seq("auth.token" -> "has space") -> "auth.token")
+      Seq("auth.token" -> "has space") -> "auth.token"
+    )
     cases.foreach { case (entries, key) =>
       val e = failure(entries: _*)
       assert(e.getMessage.startsWith(s"spark.stopstreaming.$key:"), e.getMessage)

@@ -37,8 +37,12 @@ class PluginLifecycleSuite extends AnyFunSuite with Eventually with BeforeAndAft
   private val http = HttpClient.newHttpClient()
 
   private def session(plugin: Boolean, extra: (String, String)*): SparkSession = {
-    val b = SparkSession.builder().master("local[2]").appName("stopstreaming-test")
-      .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
+    val b = SparkSession
+      .builder()
+      .master("local[2]")
+      .appName("stopstreaming-test")
+      .config("spark.ui.enabled", "false")
+      .config("spark.sql.shuffle.partitions", "2")
       .config("spark.stopstreaming.rest.port", "0")
     if (plugin) b.config("spark.plugins", "io.github.stopstreaming.StopStreamingPlugin")
     extra.foreach { case (k, v) => b.config(k, v) }
@@ -53,8 +57,10 @@ class PluginLifecycleSuite extends AnyFunSuite with Eventually with BeforeAndAft
   }
 
   private def get(port: Int, path: String): HttpResponse[String] =
-    http.send(HttpRequest.newBuilder(URI.create(s"http://127.0.0.1:$port$path")).GET().build(),
-      HttpResponse.BodyHandlers.ofString())
+    http.send(
+      HttpRequest.newBuilder(URI.create(s"http://127.0.0.1:$port$path")).GET().build(),
+      HttpResponse.BodyHandlers.ofString()
+    )
 
   private def rate(spark: SparkSession): DataFrame =
     spark.readStream.format("rate").option("rowsPerSecond", "5").load()
@@ -62,14 +68,15 @@ class PluginLifecycleSuite extends AnyFunSuite with Eventually with BeforeAndAft
   private def checkpoint(): String = Files.createTempDirectory("ckpt").toString
 
   test("the plugin starts the control plane, keeps the user's listeners, and frees its port on stop") {
-    val spark = session(plugin = true,
-      "spark.sql.streaming.streamingQueryListeners" -> classOf[UserListener].getName)
+    val spark = session(plugin = true, "spark.sql.streaming.streamingQueryListeners" -> classOf[UserListener].getName)
     val plane = ControlPlane.current.getOrElse(fail("no control plane"))
     val port = plane.restPort.getOrElse(fail("no port"))
     assert(get(port, "/api/v1/health").statusCode == 200)
     assert(spark.conf.get("spark.stopstreaming.rest.url") == s"http://127.0.0.1:$port")
-    assert(spark.sparkContext.getConf.get("spark.sql.streaming.streamingQueryListeners") ==
-      s"${classOf[UserListener].getName},${classOf[QueryEventsListener].getName}")
+    assert(
+      spark.sparkContext.getConf.get("spark.sql.streaming.streamingQueryListeners") ==
+        s"${classOf[UserListener].getName},${classOf[QueryEventsListener].getName}"
+    )
 
     val q = rate(spark).writeStream.format("noop").queryName("lifecycle").start()
     eventually(assert(plane.registry.runningEntry(q.id).isDefined))
@@ -80,7 +87,8 @@ class PluginLifecycleSuite extends AnyFunSuite with Eventually with BeforeAndAft
     assert(ControlPlane.current.isEmpty)
     // The port is free again: we can bind it ourselves.
     val s = new ServerSocket()
-    try s.bind(new InetSocketAddress("127.0.0.1", port)) finally s.close()
+    try s.bind(new InetSocketAddress("127.0.0.1", port))
+    finally s.close()
     eventually(assert(NamedThreads.count() == 0, "every stopstreaming thread ended with the driver"))
   }
 
@@ -119,14 +127,16 @@ class PluginLifecycleSuite extends AnyFunSuite with Eventually with BeforeAndAft
     val plane = ControlPlane.current.get
     val ckpt = checkpoint()
     BatchLog.events.clear()
-    def start(): StreamingQuery = rate(spark).writeStream.option("checkpointLocation", ckpt)
+    def start(): StreamingQuery = rate(spark).writeStream
+      .option("checkpointLocation", ckpt)
       .foreachBatch { (df: DataFrame, id: Long) =>
         BatchLog.events.add(s"begin:$id")
         df.count()
         Thread.sleep(1500)
         BatchLog.events.add(s"end:$id")
         ()
-      }.start()
+      }
+      .start()
 
     val q = start()
     eventually(assert(BatchLog.ids("begin").size >= 2 && BatchLog.ids("begin").size > BatchLog.ids("end").size))

@@ -4,13 +4,25 @@ import org.scalatest.funsuite.AnyFunSuite
 
 class RequestPartsSuite extends AnyFunSuite {
   test("paths split into decoded segments") {
-    assert(RequestParts.segments("/api/v1/queries/my%20query/stop") == Right(Seq("api", "v1", "queries", "my query", "stop")))
+    assert(
+      RequestParts.segments("/api/v1/queries/my%20query/stop") == Right(Seq("api", "v1", "queries", "my query", "stop"))
+    )
     assert(RequestParts.segments("/") == Right(Nil))
   }
 
   test("anything that could climb out of a path or smuggle a separator is rejected") {
-    Seq("/stop/../x", "/stop/%2e%2e/x", "/stop/a%2Fb", "/stop//x", "/stop/x/", "/stop/%0a", "/stop/%zz",
-      "/stop/%e2%28%a1", "/stop/a%5cb", "stop").foreach { p =>
+    Seq(
+      "/stop/../x",
+      "/stop/%2e%2e/x",
+      "/stop/a%2Fb",
+      "/stop//x",
+      "/stop/x/",
+      "/stop/%0a",
+      "/stop/%zz",
+      "/stop/%e2%28%a1",
+      "/stop/a%5cb",
+      "stop"
+    ).foreach { p =>
       assert(RequestParts.segments(p).isLeft, p)
     }
   }
