@@ -13,7 +13,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 VERSION := $(shell cat python/src/stopstreaming/VERSION)
 JAR_DIR := python/src/stopstreaming/jars
-SBT_LAUNCHER := $(HOME)/.sbt/launchers/$(shell sed -n 's/^sbt\.version *= *//p' project/build.properties)
+SBT_VERSION := $(shell sed -n 's/^sbt\.version *= *//p' project/build.properties)
+SBT_LAUNCHER := $(HOME)/.sbt/launchers/$(SBT_VERSION)/sbt-launch-$(SBT_VERSION).jar
 SETUP_STAMP := $(VENV)/.setup-pyspark-$(SPARK_VERSION)
 PYTEST_ARGS ?=
 
@@ -31,8 +32,7 @@ help:
 setup: $(SETUP_STAMP) $(SBT_LAUNCHER)
 
 $(SBT_LAUNCHER): project/build.properties
-	$(SBT) --version < /dev/null > /dev/null
-	touch $@
+	$(SBT) --launcher-only
 
 # One stamp per PySpark version: `make setup SPARK_VERSION=3.5.8` rebuilds the virtualenv.
 $(SETUP_STAMP): requirements-dev.txt

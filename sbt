@@ -26,6 +26,12 @@ if [ ! -s "$launcher" ]; then
   mv "$tmp/out/sbt-launch-$version.jar" "$launcher"
 fi
 
+# `./sbt --launcher-only` stops here: `make setup` uses it to fetch the launcher ahead of time.
+if [ "${1:-}" = "--launcher-only" ]; then
+  echo "$launcher"
+  exit 0
+fi
+
 # The committed file names the 'maven-central' alias only. When Maven's own settings
 # route Central through a mirror, sbt must use that mirror too, so it is read from
 # those settings at run time and written to a file outside the repository.

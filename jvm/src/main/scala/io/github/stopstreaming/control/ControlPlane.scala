@@ -5,7 +5,10 @@ import java.util.concurrent.atomic.AtomicReference
 
 import scala.util.control.NonFatal
 
+import io.github.stopstreaming.fs.MarkerWatcher
 import io.github.stopstreaming.rest.ControlServers
+import org.apache.hadoop.conf.Configuration
+import org.apache.hadoop.fs.Path
 import org.apache.spark.SparkContext
 import org.apache.spark.scheduler.{SparkListener, SparkListenerApplicationEnd}
 import org.apache.spark.sql.SparkSession
@@ -23,19 +26,33 @@ object StopOutcome {
 /** The control plane: one per driver JVM. It owns the query registry, the stopper and the HTTP servers, and every way
   * of stopping a query ends in [[requestStop]].
   */
-final class ControlPlane private (val settings: ControlSettings) {
+final class ControlPlane private (val settings: ControlSettings, hadoopConf: Configuration) {
   private val log = LoggerFactory.getLogger(getClass)
 
   val threads = new NamedThreads
   val sessions = new SessionRegistry
-  val registry = new QueryRegistry(settings.retainTerminated)
+  val registry = new QueryRegistry(settings.retainTerminated, e => markers.unwatch(e.id, e.runId))
   val stopper = new Stopper(threads)
   val servers = new ControlServers(this)
+  val markers = new MarkerWatcher(this, hadoopConf, settings.fsPollIntervalMs)
+
+  /** The plugin-wide stop directory (`fs.stopDir`), resolved and created at start. */
+  @volatile private var defaultStopDir: Option[Path] = None
 
   @volatile private var mainServerPort: Option[Int] = None
 
   private def start(): Unit = {
     if (settings.restEnabled) startServer()
+    settings.fsStopDir.foreach { dir =>
+      val p =
+        try markers.prepare(dir)
+        catch {
+          case e: IllegalArgumentException =>
+            throw new InvalidSettingException(ControlSettings.Prefix + "fs.stopDir", e.getMessage)
+        }
+      markers.keepPolling(p)
+      defaultStopDir = Some(p)
+    }
     log.info(s"stopstreaming control plane started: $settings")
   }
 
@@ -81,12 +98,24 @@ final class ControlPlane private (val settings: ControlSettings) {
   }
 
   /** Registers a running query (idempotent); used by the APIs and by auto-registration. */
-  def register(query: StreamingQuery): TrackedQuery = registry.register(query)
+  def register(query: StreamingQuery): TrackedQuery = {
+    val (t, fresh) = registry.register(query)
+    if (fresh) defaultStopDir.foreach(markers.watch(t, _))
+    t
+  }
+
+  /** Watches a query's marker in a stop directory of its own (the API's `FileSystemStopConfig`). */
+  def watchMarker(query: StreamingQuery, stopDir: String): Path = {
+    val t = register(query)
+    val dir = markers.prepare(stopDir)
+    if (!defaultStopDir.contains(dir)) markers.watch(t, dir)
+    dir
+  }
 
   private[stopstreaming] def onQueryStarted(id: UUID, runId: UUID): Unit =
     if (settings.autoRegister) {
       sessions.findQuery(id) match {
-        case Some(q) if q.runId == runId => registry.register(q)
+        case Some(q) if q.runId == runId => register(q)
         case _ => log.warn(s"query $id started but was not found in any known session; it is not registered")
       }
     }
@@ -110,6 +139,7 @@ final class ControlPlane private (val settings: ControlSettings) {
   def close(): Unit = {
     try servers.closeAll()
     catch { case NonFatal(e) => log.warn("closing the control servers failed", e) }
+    markers.close()
     stopper.close()
     log.info("stopstreaming control plane stopped")
   }
@@ -125,10 +155,11 @@ object ControlPlane {
     current.foreach(_.sessions.record(session))
 
   /** Starts the control plane for the plugin; the previous one (of a stopped context) is closed. */
-  def startForPlugin(settings: ControlSettings): ControlPlane = synchronized {
+  def startForPlugin(settings: ControlSettings, hadoopConf: Configuration): ControlPlane = synchronized {
     Option(instance.getAndSet(null)).foreach(_.close())
-    val cp = new ControlPlane(settings)
-    cp.start()
+    val cp = new ControlPlane(settings, hadoopConf)
+    try cp.start()
+    catch { case NonFatal(e) => cp.close(); throw e }
     instance.set(cp)
     cp
   }
@@ -139,8 +170,9 @@ object ControlPlane {
   def getOrStart(spark: SparkSession): ControlPlane = synchronized {
     val cp = current.getOrElse {
       val settings = ControlSettings.fromConf(spark.sparkContext.getConf.getAll.toMap)
-      val started = new ControlPlane(settings)
-      started.start()
+      val started = new ControlPlane(settings, spark.sparkContext.hadoopConfiguration)
+      try started.start()
+      catch { case NonFatal(e) => started.close(); throw e }
       instance.set(started)
       stopWithContext(spark.sparkContext, started)
       started

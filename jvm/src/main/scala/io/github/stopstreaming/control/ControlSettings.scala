@@ -21,7 +21,9 @@ final case class ControlSettings(
     stopMode: StopMode,
     stopTimeoutMs: Long,
     autoRegister: Boolean,
-    retainTerminated: Int
+    retainTerminated: Int,
+    fsStopDir: Option[String],
+    fsPollIntervalMs: Long
 ) {
 
   /** Where the control server binds: loopback unless a token protects it or the user chose. */
@@ -30,7 +32,8 @@ final case class ControlSettings(
   override def toString: String =
     s"ControlSettings(rest=$restEnabled, host=$bindHost, port=$restPort, stopPath=$stopPath, " +
       s"auth=${if (token.isDefined) "token" else "none"}, stop=$stopMode/${stopTimeoutMs}ms, " +
-      s"autoRegister=$autoRegister, retainTerminated=$retainTerminated)"
+      s"autoRegister=$autoRegister, retainTerminated=$retainTerminated, " +
+      s"fs.stopDir=${fsStopDir.getOrElse("none")}, fs.pollInterval=${fsPollIntervalMs}ms)"
 }
 
 object ControlSettings {
@@ -49,7 +52,9 @@ object ControlSettings {
     "stop.mode" -> "graceful",
     "stop.timeout" -> "0",
     "autoRegister" -> "true",
-    "registry.retainTerminated" -> "100"
+    "registry.retainTerminated" -> "100",
+    "fs.stopDir" -> "",
+    "fs.pollInterval" -> "1s"
   )
 
   /** Parses the settings from Spark conf entries (full keys) and the process environment. */
@@ -89,7 +94,14 @@ object ControlSettings {
         .getOrElse(StopMode.Graceful),
       stopTimeoutMs = reader.duration("stop.timeout", 0L),
       autoRegister = reader.boolean("autoRegister", default = true),
-      retainTerminated = reader.int("registry.retainTerminated", 100, min = 0, max = 100000)
+      retainTerminated = reader.int("registry.retainTerminated", 100, min = 0, max = 100000),
+      fsStopDir = reader.string("fs.stopDir").map(_.trim).filter(_.nonEmpty),
+      fsPollIntervalMs = {
+        val ms = reader.duration("fs.pollInterval", 1000L)
+        if (ms < 10)
+          throw new InvalidSettingException(Prefix + "fs.pollInterval", s"${ms}ms is below the minimum of 10ms")
+        ms
+      }
     )
   }
 

@@ -12,18 +12,19 @@ import org.apache.spark.sql.streaming.StreamingQuery
   * thread: entries arrive from the listener or the APIs and leave when the termination event comes or a lookup sees the
   * thread gone.
   */
-final class QueryRegistry(retainTerminated: Int) {
+final class QueryRegistry(retainTerminated: Int, onEnded: EndedQuery => Unit = _ => ()) {
   private val running = new ConcurrentHashMap[UUID, TrackedQuery]()
   // Ended queries in the order they ended; guarded by its own lock.
   private val ended = new java.util.ArrayDeque[EndedQuery]()
 
-  /** Registers a running query (idempotent per run); returns its entry. */
-  def register(query: StreamingQuery): TrackedQuery = {
+  /** Registers a running query (idempotent per run); returns its entry and whether it is new. */
+  def register(query: StreamingQuery): (TrackedQuery, Boolean) = {
     val fresh = new TrackedQuery(query, Instant.now())
-    running.compute(
+    val entry = running.compute(
       query.id,
       (_, existing) => if (existing != null && existing.runId == query.runId) existing else fresh
     )
+    (entry, entry eq fresh)
   }
 
   def runningEntry(id: UUID): Option[TrackedQuery] = Option(running.get(id))
@@ -37,7 +38,10 @@ final class QueryRegistry(retainTerminated: Int) {
         if (t.runId == runId) { moved = Some(t.ended(exception)); null }
         else t
     )
-    moved.foreach(remember)
+    moved.foreach { e =>
+      remember(e)
+      onEnded(e)
+    }
     moved
   }
 

@@ -33,7 +33,7 @@ class StopStreamingDriverPlugin extends DriverPlugin {
         classOf[QueryEventsListener].getName
       )
     }
-    val cp = ControlPlane.startForPlugin(settings)
+    val cp = ControlPlane.startForPlugin(settings, sc.hadoopConfiguration)
     plane = Some(cp)
     // Published for clients that see only the conf, such as a Spark Connect client.
     cp.restUrl.foreach(url => ctx.conf().set(StopStreamingDriverPlugin.UrlKey, url))

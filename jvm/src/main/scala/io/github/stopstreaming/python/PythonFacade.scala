@@ -24,6 +24,11 @@ object PythonFacade {
     query.id.toString
   }
 
+  /** Registers a running query and watches its marker in `stopDir`; returns the resolved directory. */
+  def watchMarker(spark: SparkSession, query: StreamingQuery, stopDir: String): String = {
+    ControlPlane.getOrStart(spark).watchMarker(query, stopDir).toString
+  }
+
   /** The JSON view of one query, as `GET /api/v1/queries/{idOrName}` shows it. */
   def queryJson(idOrName: String): String = {
     val cp = plane
