@@ -38,7 +38,14 @@ def wait_for(
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
+def stop_dir() -> Iterator[str]:
+    d = tempfile.mkdtemp(prefix="stopstreaming-stopdir-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def spark(stop_dir: str) -> Iterator[Any]:
     from pyspark.sql import SparkSession
 
     builder = (
@@ -49,7 +56,12 @@ def spark() -> Iterator[Any]:
         .config("spark.driver.memory", "1g")
     )
     session = stopstreaming.configure(
-        builder, rest_port=0, rest_host="127.0.0.1", auth_token=TOKEN
+        builder,
+        rest_port=0,
+        rest_host="127.0.0.1",
+        auth_token=TOKEN,
+        fs_stop_dir=stop_dir,
+        fs_poll_interval="200ms",
     ).getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     yield session

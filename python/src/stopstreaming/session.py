@@ -31,6 +31,8 @@ _OPTIONS: dict[str, tuple[str, tuple[type, ...]]] = {
     "stop_timeout": ("stop.timeout", (str, int)),
     "auto_register": ("autoRegister", (bool,)),
     "registry_retain_terminated": ("registry.retainTerminated", (int,)),
+    "fs_stop_dir": ("fs.stopDir", (str,)),
+    "fs_poll_interval": ("fs.pollInterval", (str, int)),
 }
 
 
