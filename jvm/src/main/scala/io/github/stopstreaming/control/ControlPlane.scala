@@ -5,6 +5,7 @@ import java.util.concurrent.atomic.AtomicReference
 
 import scala.util.control.NonFatal
 
+import io.github.stopstreaming.extensions.conf.{FileSystemStopConfig, RestStopConfig, StopConfig}
 import io.github.stopstreaming.fs.MarkerWatcher
 import io.github.stopstreaming.rest.ControlServers
 import org.apache.hadoop.conf.Configuration
@@ -102,6 +103,44 @@ final class ControlPlane private (val settings: ControlSettings, hadoopConf: Con
     val (t, fresh) = registry.register(query)
     if (fresh) defaultStopDir.foreach(markers.watch(t, _))
     t
+  }
+
+  /** Registers a query and listens for its stop as the seed-style `config` says. */
+  def attach(query: StreamingQuery, config: StopConfig): TrackedQuery = config match {
+    case r: RestStopConfig =>
+      val t = register(query)
+      attachRest(t, r)
+      t
+    case f: FileSystemStopConfig =>
+      watchMarker(query, f.resolvedStopDir)
+      register(query)
+  }
+
+  /** Serves `POST {stopPath}/{id}` for this query on `config.port` (shared with every other user of that port) until
+    * the query ends. Returns the bound port.
+    */
+  def attachRest(t: TrackedQuery, config: RestStopConfig): Int = {
+    ControlSettings.validateStopPath(config.stopPath, "RestStopConfig.stopPath")
+    if (config.port < 0 || config.port > 65535)
+      throw new IllegalArgumentException(s"RestStopConfig.port: ${config.port} is outside 0..65535")
+    val host =
+      if (config.host == RestStopConfig.DefaultHost && settings.token.isEmpty) {
+        log.warn(
+          s"RestStopConfig on port ${config.port}: no token is configured, so the server binds to " +
+            "127.0.0.1 instead of 0.0.0.0. Set spark.stopstreaming.auth.token (or STOPSTREAMING_TOKEN) " +
+            "to accept stops from other hosts."
+        )
+        "127.0.0.1"
+      } else {
+        if (settings.token.isEmpty && !ControlPlane.isLoopback(config.host))
+          log.warn(
+            s"RestStopConfig binds ${config.host}:${config.port} without a token: anyone who can reach it can stop queries"
+          )
+        config.host
+      }
+    val port = servers.acquire(host, config.port, config.stopPath)
+    t.onEnd(() => servers.release(port, config.stopPath))
+    port
   }
 
   /** Watches a query's marker in a stop directory of its own (the API's `FileSystemStopConfig`). */

@@ -117,8 +117,8 @@ object ControlSettings {
     t
   }
 
-  private def validateStopPath(p: String): Unit = {
-    val key = Prefix + "rest.stopPath"
+  /** Checks a stop path (`/stop`); the error names `key`. */
+  def validateStopPath(p: String, key: String = Prefix + "rest.stopPath"): Unit = {
     val segment = "[A-Za-z0-9._~-]+"
     if (!p.matches(s"(/$segment)+") || p.split('/').exists(s => s == "." || s == "..")) {
       throw new InvalidSettingException(

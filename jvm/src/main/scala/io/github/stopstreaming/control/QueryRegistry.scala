@@ -32,12 +32,14 @@ final class QueryRegistry(retainTerminated: Int, onEnded: EndedQuery => Unit = _
   /** Moves a query to the ended list; a later run with the same id is left alone. */
   def markEnded(id: UUID, runId: UUID, exception: Option[String]): Option[EndedQuery] = {
     var moved: Option[EndedQuery] = None
+    var gone: Option[TrackedQuery] = None
     running.computeIfPresent(
       id,
       (_, t) =>
-        if (t.runId == runId) { moved = Some(t.ended(exception)); null }
+        if (t.runId == runId) { moved = Some(t.ended(exception)); gone = Some(t); null }
         else t
     )
+    gone.foreach(_.fireEndHooks())
     moved.foreach { e =>
       remember(e)
       onEnded(e)

@@ -64,6 +64,28 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) {
   /** Completed once the stop (if any) has finished, for callers that wait on it. */
   val stopDone = new CompletableFuture[StopState]()
 
+  // What to undo when this run ends (a shared port to release, say); run once.
+  private val endHooks = scala.collection.mutable.ArrayBuffer.empty[() => Unit]
+  private var hooksFired = false
+
+  /** Runs `hook` when this run of the query ends (at once if it already has). */
+  def onEnd(hook: () => Unit): Unit = {
+    val runNow = synchronized {
+      if (hooksFired) true else { endHooks += hook; false }
+    }
+    if (runNow) hook()
+  }
+
+  private[control] def fireEndHooks(): Unit = {
+    val hooks = synchronized {
+      if (hooksFired) Nil else { hooksFired = true; endHooks.toList }
+    }
+    hooks.foreach(h =>
+      try h()
+      catch { case NonFatal(_) => () }
+    )
+  }
+
   def isRunning: Boolean = thread match {
     case Some(t) => t.isAlive
     case None => query.isActive

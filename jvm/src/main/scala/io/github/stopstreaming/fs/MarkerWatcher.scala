@@ -100,10 +100,10 @@ final class MarkerWatcher(plane: ControlPlane, hadoopConf: Configuration, pollIn
 }
 
 object MarkerWatcher {
-  /**
-   * The file system of a stop directory. The local one is used raw: its checksummed wrapper
-   * would put a `.crc` file beside every marker, and `ls` of the directory should show queries.
-   */
+
+  /** The file system of a stop directory. The local one is used raw: its checksummed wrapper would put a `.crc` file
+    * beside every marker, and `ls` of the directory should show queries.
+    */
   def fileSystem(dir: Path, conf: Configuration): FileSystem = dir.getFileSystem(conf) match {
     case local: LocalFileSystem => local.getRawFileSystem
     case other => other

@@ -2,6 +2,7 @@ package io.github.stopstreaming.python
 
 import io.github.stopstreaming.BuildInfo
 import io.github.stopstreaming.control.{ControlPlane, StopMode, StopOutcome, StopSource, TrackedQuery}
+import io.github.stopstreaming.extensions.conf.{FileSystemStopConfig, FsType, RestStopConfig, StopConfigLoader}
 import io.github.stopstreaming.rest.Json
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.streaming.StreamingQuery
@@ -27,6 +28,30 @@ object PythonFacade {
   /** Registers a running query and watches its marker in `stopDir`; returns the resolved directory. */
   def watchMarker(spark: SparkSession, query: StreamingQuery, stopDir: String): String = {
     ControlPlane.getOrStart(spark).watchMarker(query, stopDir).toString
+  }
+
+  /** Registers a query and serves the seed's `POST {stopPath}/{id}` for it on `port`; returns the bound port. */
+  def attachRest(spark: SparkSession, query: StreamingQuery, host: String, port: Int, stopPath: String): Int = {
+    val cp = ControlPlane.getOrStart(spark)
+    cp.attachRest(cp.register(query), RestStopConfig(host, port, stopPath))
+  }
+
+  /** Registers a query and watches its marker file; returns the resolved stop directory. */
+  def attachFileSystem(spark: SparkSession, query: StreamingQuery, stopDir: String, fsType: String): String = {
+    val t = FsType
+      .fromString(fsType)
+      .getOrElse(throw new IllegalArgumentException(s"fs_type '$fsType' is not LocalFileSystem or DBFS"))
+    ControlPlane.getOrStart(spark).watchMarker(query, FileSystemStopConfig(stopDir, t).resolvedStopDir).toString
+  }
+
+  /** Reads the seed's HOCON block (from `path`, or application.conf when empty) as a small JSON object. */
+  def loadConfig(path: String): String = {
+    val c = if (path == null || path.isEmpty) StopConfigLoader.load() else StopConfigLoader.load(path)
+    val obj = c match {
+      case RestStopConfig(h, p, sp) => Json.obj("backend" -> "rest", "host" -> h, "port" -> p, "stopPath" -> sp)
+      case FileSystemStopConfig(d, t) => Json.obj("backend" -> "filesystem", "stopDir" -> d, "fsType" -> t.toString)
+    }
+    new String(Json.bytes(obj), "UTF-8")
   }
 
   /** The JSON view of one query, as `GET /api/v1/queries/{idOrName}` shows it. */

@@ -1,0 +1,45 @@
+package io.github.stopstreaming.extensions.conf
+
+/** Where a query listens for its external stop signal (the seed library's config, kept as it was). */
+sealed trait StopConfig
+
+/** Stop over HTTP: `POST http://<host>:<port><stopPath>/<query.id>`. Queries that name the same port share one server.
+  * Without a token configured, the default host `0.0.0.0` is narrowed to loopback (see the README's security section);
+  * any other host is used as given.
+  */
+final case class RestStopConfig(
+    host: String = RestStopConfig.DefaultHost,
+    port: Int = RestStopConfig.DefaultPort,
+    stopPath: String = RestStopConfig.DefaultStopPath
+) extends StopConfig
+
+object RestStopConfig {
+  val DefaultHost = "0.0.0.0"
+  val DefaultPort = 8558
+  val DefaultStopPath = "/stop"
+}
+
+/** Stop by deleting the marker file `<stopDir>/<query.id>`. */
+final case class FileSystemStopConfig(stopDir: String, fsType: FsType = FsType.LocalFileSystem) extends StopConfig {
+
+  /** The stop directory as a Hadoop path: a path with a scheme is used as it is. */
+  def resolvedStopDir: String =
+    if (stopDir.matches("^[A-Za-z][A-Za-z0-9+.-]*:.*")) stopDir
+    else
+      fsType match {
+        case FsType.LocalFileSystem => "file:" + stopDir
+        case FsType.DBFS => "dbfs:" + stopDir
+      }
+}
+
+/** The file systems the seed knew by name; any Hadoop URI works as well. */
+sealed trait FsType
+
+object FsType {
+  case object LocalFileSystem extends FsType
+  case object DBFS extends FsType
+
+  val values: Seq[FsType] = Seq(LocalFileSystem, DBFS)
+
+  def fromString(s: String): Option[FsType] = values.find(_.toString.equalsIgnoreCase(s.trim))
+}

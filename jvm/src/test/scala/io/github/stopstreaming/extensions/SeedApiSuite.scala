@@ -1,0 +1,143 @@
+package io.github.stopstreaming.extensions
+
+import java.net.{ConnectException, ServerSocket, URI}
+import java.net.http.{HttpClient, HttpRequest, HttpResponse}
+import java.nio.file.{Files, Path}
+
+import scala.concurrent.{Await, ExecutionContext, Future}
+import scala.concurrent.duration._
+
+import io.github.stopstreaming.extensions.StreamingQueryOps._
+import io.github.stopstreaming.extensions.conf._
+import org.apache.spark.sql.{DataFrame, SparkSession}
+import org.apache.spark.sql.streaming.{StreamingQuery, StreamingQueryException}
+import org.scalatest.BeforeAndAfterAll
+import org.scalatest.concurrent.Eventually
+import org.scalatest.funsuite.AnyFunSuite
+import org.scalatest.time.{Seconds, Span}
+
+/** The seed library's public API, as its users call it, on real Spark without the plugin. */
+class SeedApiSuite extends AnyFunSuite with Eventually with BeforeAndAfterAll {
+  implicit override val patienceConfig: PatienceConfig = PatienceConfig(Span(30, Seconds), Span(0.05, Seconds))
+  implicit private val ec: ExecutionContext =
+    ExecutionContext.fromExecutor(java.util.concurrent.Executors.newCachedThreadPool())
+
+  private lazy val spark = SparkSession
+    .builder()
+    .master("local[2]")
+    .config("spark.ui.enabled", "false")
+    .config("spark.sql.shuffle.partitions", "2")
+    .config("spark.stopstreaming.rest.port", "0")
+    .getOrCreate()
+
+  override def afterAll(): Unit = spark.stop()
+
+  private val http = HttpClient.newHttpClient()
+
+  private def post(port: Int, path: String): HttpResponse[String] =
+    http.send(
+      HttpRequest
+        .newBuilder(URI.create(s"http://127.0.0.1:$port$path"))
+        .POST(HttpRequest.BodyPublishers.noBody())
+        .build(),
+      HttpResponse.BodyHandlers.ofString()
+    )
+
+  private def freePort(): Int = {
+    val s = new ServerSocket(0);
+    try s.getLocalPort
+    finally s.close()
+  }
+
+  private def start(): StreamingQuery = spark.readStream.format("rate").load().writeStream.format("noop").start()
+
+  private def portIsClosed(port: Int): Boolean =
+    try { new java.net.Socket("127.0.0.1", port).close(); false }
+    catch { case _: ConnectException => true }
+
+  test("RestStopConfig defaults are the seed's") {
+    assert(RestStopConfig() == RestStopConfig("0.0.0.0", 8558, "/stop"))
+    assert(FileSystemStopConfig("/x").fsType == FsType.LocalFileSystem)
+    assert(FileSystemStopConfig("/x", FsType.DBFS).resolvedStopDir == "dbfs:/x")
+    assert(FileSystemStopConfig("s3a://b/x", FsType.DBFS).resolvedStopDir == "s3a://b/x")
+  }
+
+  test("two queries share a port of their own; the server closes with the last of them") {
+    val port = freePort()
+    val (a, b) = (start(), start())
+    val waitA = Future(a.awaitExternalTermination(RestStopConfig(port = port)))
+    val waitB = Future(b.awaitExternalTermination(RestStopConfig(port = port)))
+    eventually(assert(post(port, s"/stop/${a.id}").statusCode == 200))
+    Await.result(waitA, 30.seconds)
+    assert(!a.isActive && b.isActive)
+    assert(post(port, s"/stop/${b.id}xyz").statusCode == 404, "paths match exactly")
+    assert(post(port, s"/stop/${b.id}").statusCode == 200)
+    Await.result(waitB, 30.seconds)
+    eventually(assert(portIsClosed(port)))
+  }
+
+  test("FileSystemStopConfig: deleting the marker ends awaitExternalTermination") {
+    val dir: Path = Files.createTempDirectory("seed-stop")
+    val q = start()
+    val waiting = Future(q.awaitExternalTermination(FileSystemStopConfig(dir.toString, FsType.LocalFileSystem)))
+    val marker = dir.resolve(q.id.toString)
+    eventually(assert(Files.exists(marker)))
+    Files.delete(marker)
+    Await.result(waiting, 30.seconds)
+    assert(!q.isActive)
+  }
+
+  test("awaitExternalTermination rethrows the query's failure") {
+    val q = spark.readStream
+      .format("rate")
+      .load()
+      .writeStream
+      .foreachBatch((_: DataFrame, _: Long) => throw new IllegalStateException("sink broke"))
+      .start()
+    val e = intercept[StreamingQueryException](q.awaitExternalTermination(RestStopConfig(port = 0)))
+    assert(e.getMessage.contains("sink broke"))
+  }
+
+  test("StopConfigLoader reads the seed's HOCON block") {
+    def file(text: String): String = {
+      val f = Files.createTempFile("stop", ".conf"); Files.write(f, text.getBytes("UTF-8")); f.toString
+    }
+    assert(
+      StopConfigLoader.load(
+        file("""stopstreaming { backend = "rest", rest { host = "127.0.0.1", port = 9000, stop-path = "/halt" } }""")
+      ) ==
+        RestStopConfig("127.0.0.1", 9000, "/halt")
+    )
+    assert(StopConfigLoader.load(file("""stopstreaming { backend = rest }""")) == RestStopConfig())
+    assert(
+      StopConfigLoader.load(
+        file("""stopstreaming { backend = "filesystem", filesystem { stop-dir = "/mnt/s", fs-type = "DBFS" } }""")
+      ) ==
+        FileSystemStopConfig("/mnt/s", FsType.DBFS)
+    )
+    assert(StopConfigLoader.load() == FileSystemStopConfig("/tmp/stopstreaming-from-application-conf"))
+  }
+
+  test("a bad HOCON file is an error that names the key") {
+    def file(text: String): String = {
+      val f = Files.createTempFile("stop", ".conf"); Files.write(f, text.getBytes("UTF-8")); f.toString
+    }
+    val cases = Seq(
+      """stopstreaming { backend = "rest", rest { port = "eighty" } }""" -> "stopstreaming.rest.port",
+      """stopstreaming { backend = "rest", rest { port = 70000 } }""" -> "stopstreaming.rest.port",
+      """stopstreaming { backend = "rest", rest { stop-path = "stop" } }""" -> "stopstreaming.rest.stop-path",
+      """stopstreaming { backend = "kafka" }""" -> "stopstreaming.backend",
+      """stopstreaming { rest { port = 1 } }""" -> "stopstreaming.backend",
+      """stopstreaming { backend = "filesystem" }""" -> "stopstreaming.filesystem.stop-dir",
+      """stopstreaming { backend = "filesystem", filesystem { stop-dir = "/x", fs-type = "S3" } }""" -> "stopstreaming.filesystem.fs-type",
+      """other { }""" -> "stopstreaming"
+    )
+    cases.foreach { case (text, key) =>
+      val e = intercept[StopConfigException](StopConfigLoader.load(file(text)))
+      assert(e.key == key && e.getMessage.startsWith(key), e.getMessage)
+    }
+    val syntax = intercept[StopConfigException](StopConfigLoader.load(file("stopstreaming { backend = ")))
+    assert(syntax.getMessage.nonEmpty)
+    intercept[StopConfigException](StopConfigLoader.load("/no/such/file.conf"))
+  }
+}
