@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 
 import requests
@@ -49,6 +50,26 @@ r = requests.post(
 out["stop_status"] = r.status_code
 out["stop_state"] = r.json().get("stop", {}).get("state")
 out["active_after"] = q.isActive
+
+# await_external_termination relies on the server's auto-registration, and waits on the query.
+q2 = spark.readStream.format("rate").load().writeStream.format("noop").queryName("connect-await").start()
+try:
+    stopstreaming.await_external_termination(q2, stopstreaming.RestStopConfig(port=9))
+except stopstreaming.UnsupportedInSparkConnectError as e:
+    out["unsupported_port_error"] = str(e)
+box: dict = {}
+t = threading.Thread(target=lambda: box.update(done=stopstreaming.await_external_termination(q2) is None))
+t.start()
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    r = requests.post(
+        url + "/api/v1/queries/connect-await/stop", params={"wait": "30s"}, headers=headers, timeout=60
+    )
+    if r.status_code == 200:
+        break
+    time.sleep(0.2)
+t.join(60)
+out["await_returned"] = box.get("done", False)
 spark.stop()
 print("RESULT " + json.dumps(out))
 sys.stdout.flush()

@@ -53,7 +53,10 @@ def _raw(api, method: str, path: str) -> str:
             f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {api.token}\r\n"
             "Content-Length: 0\r\nConnection: close\r\n\r\n".encode()
         )
-        return s.recv(4096).decode(errors="replace")
+        chunks = []
+        while chunk := s.recv(4096):
+            chunks.append(chunk)
+        return b"".join(chunks).decode(errors="replace")
 
 
 def test_400_malformed_percent_encoding(api, victim):

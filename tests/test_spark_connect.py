@@ -27,3 +27,5 @@ def test_connect_session_queries_are_registered_and_stopped_over_http():
     assert out["registered_id_matches"] is True
     assert out["stop_status"] == 200 and out["stop_state"] == "STOPPED"
     assert out["active_after"] is False
+    assert "only the server's own control port" in out["unsupported_port_error"]
+    assert out["await_returned"] is True

@@ -4,6 +4,8 @@ The package is thin: it wires a session to the JVM driver plugin (whose jar it c
 talks to the plugin over Py4J or over its HTTP control API.
 """
 
+from stopstreaming.client import StopStreamingClient
+from stopstreaming.config import FileSystemStopConfig, FsType, RestStopConfig, load_config
 from stopstreaming.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -19,23 +21,30 @@ from stopstreaming.errors import (
 )
 from stopstreaming.jar import __version__, jar_path
 from stopstreaming.session import PLUGIN_CLASS, configure, control_url, is_connect_session
+from stopstreaming.streaming import await_external_termination
 
 __all__ = [
     "PLUGIN_CLASS",
     "AuthenticationError",
     "ConfigurationError",
+    "FileSystemStopConfig",
+    "FsType",
     "JarNotFoundError",
     "JarVersionMismatchError",
     "PluginNotLoadedError",
     "QueryNotFoundError",
     "RequestError",
+    "RestStopConfig",
     "ServerUnreachableError",
+    "StopStreamingClient",
     "StopStreamingError",
     "StopTimeoutError",
     "UnsupportedInSparkConnectError",
     "__version__",
+    "await_external_termination",
     "configure",
     "control_url",
     "is_connect_session",
     "jar_path",
+    "load_config",
 ]

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from stopstreaming.errors import (
     ConfigurationError,
     JarVersionMismatchError,
     PluginNotLoadedError,
+    QueryNotFoundError,
     StopStreamingError,
     UnsupportedInSparkConnectError,
 )
 from stopstreaming.jar import __version__, jar_path
 
 __all__ = ["PLUGIN_CLASS", "configure", "control_url", "is_connect_session"]
+
+T = TypeVar("T")
 
 PLUGIN_CLASS = "io.github.stopstreaming.StopStreamingPlugin"
 _FACADE = "io.github.stopstreaming.python.PythonFacade"
@@ -122,7 +125,11 @@ def facade(spark: Any) -> Any:
         raise UnsupportedInSparkConnectError(
             "this call needs the driver JVM over Py4J, which a Spark Connect client does not have"
         )
-    jvm = getattr(spark, "_jvm", None) or spark.sparkContext._jvm
+    return facade_for_jvm(getattr(spark, "_jvm", None) or spark.sparkContext._jvm)
+
+
+def facade_for_jvm(jvm: Any) -> Any:
+    """Return the facade class in a driver JVM, after checking the jar's version once."""
     cls = jvm
     for part in _FACADE.split("."):
         cls = getattr(cls, part)
@@ -147,6 +154,48 @@ def facade(spark: Any) -> Any:
     return cls
 
 
+def running_classic_session() -> Any:
+    """Return the active classic SparkSession of this process, or None."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:  # pragma: no cover
+        return None
+    s = SparkSession.getActiveSession()
+    return s if s is not None and not is_connect_session(s) else None
+
+
+# Java exception classes the facade throws on purpose, and what Python raises for them.
+_JAVA_ERRORS: dict[str, type[StopStreamingError]] = {
+    "java.util.NoSuchElementException": QueryNotFoundError,
+    "java.lang.IllegalArgumentException": ConfigurationError,
+    "io.github.stopstreaming.control.InvalidSettingException": ConfigurationError,
+    "io.github.stopstreaming.extensions.conf.StopConfigException": ConfigurationError,
+    "java.lang.IllegalStateException": StopStreamingError,
+}
+
+
+def call_jvm(fn: Callable[[], T]) -> T:
+    """Run a Py4J call; expected Java failures become our exceptions, with the Java message only."""
+    from py4j.protocol import Py4JJavaError
+
+    try:
+        from pyspark.errors.exceptions.captured import CapturedException
+    except ImportError:  # pragma: no cover - PySpark before 3.4
+        CapturedException = Py4JJavaError  # type: ignore[misc,assignment]  # noqa: N806
+
+    try:
+        return fn()
+    except (Py4JJavaError, CapturedException) as e:
+        # PySpark turns Py4JJavaError into its own classes and keeps the Java one as _origin.
+        jexc = e.java_exception if isinstance(e, Py4JJavaError) else getattr(e, "_origin", None)
+        if jexc is None:
+            raise
+        err = _JAVA_ERRORS.get(str(jexc.getClass().getName()))
+        if err is None:
+            raise
+        raise err(str(jexc.getMessage())) from None
+
+
 def control_url(spark: Any) -> str:
     """Return the URL of the driver's control server (starting the control plane if needed)."""
     if is_connect_session(spark):
@@ -157,7 +206,7 @@ def control_url(spark: Any) -> str:
                 f"spark.plugins={PLUGIN_CLASS} (and the jar on spark.jars)"
             )
         return str(url)
-    url = str(facade(spark).ensureStarted(spark._jsparkSession))
+    url = str(call_jvm(lambda: facade(spark).ensureStarted(spark._jsparkSession)))
     if not url:
         raise StopStreamingError("the control server is off (spark.stopstreaming.rest.enabled=false)")
     return url

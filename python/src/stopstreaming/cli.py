@@ -1,0 +1,115 @@
+"""The ``stopstreaming`` command: list, show and stop queries of a driver over HTTP.
+
+Exit codes: 0 ok, 1 other error, 2 usage, 3 not found, 4 authentication, 5 unreachable,
+6 timed out (the query still ran when ``--wait`` ran out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from stopstreaming.client import StopStreamingClient
+from stopstreaming.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    QueryNotFoundError,
+    ServerUnreachableError,
+    StopStreamingError,
+)
+
+__all__ = ["EXIT_CODES", "main"]
+
+EXIT_CODES = {"ok": 0, "error": 1, "usage": 2, "not_found": 3, "auth": 4, "unreachable": 5, "timeout": 6}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="stopstreaming", description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--url",
+        default=os.environ.get("STOPSTREAMING_URL", "http://127.0.0.1:8558"),
+        help="control server URL (env STOPSTREAMING_URL; default %(default)s)",
+    )
+    p.add_argument(
+        "--token",
+        default=os.environ.get("STOPSTREAMING_TOKEN"),
+        help="bearer token (env STOPSTREAMING_TOKEN)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--http-timeout", type=float, default=30.0, help="seconds to wait for an answer")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the driver's queries")
+    show = sub.add_parser("show", help="show one query")
+    show.add_argument("query", help="query id or name")
+    stop = sub.add_parser("stop", help="stop a query (graceful by default)")
+    stop.add_argument("query", help="query id or name")
+    stop.add_argument("--mode", choices=["graceful", "immediate"])
+    stop.add_argument("--timeout", help="escalate to immediate after this long, e.g. 5m")
+    stop.add_argument("--wait", help="wait this long for the query to end, e.g. 2m")
+    return p
+
+
+def _row(q: dict[str, Any]) -> list[str]:
+    stop = q.get("stop") or {}
+    progress = q.get("lastProgress") or {}
+    status = (q.get("status") or {}).get("message", "")
+    return [
+        q["id"],
+        q.get("name") or "-",
+        "yes" if q.get("active") else "no",
+        str(progress.get("batchId", "-")),
+        status if q.get("active") else ("failed" if q.get("exception") else "ended"),
+        stop.get("state", "-") + (f" ({stop['mode']}, {stop['source']})" if stop else ""),
+    ]
+
+
+def _table(rows: list[list[str]]) -> str:
+    header = ["ID", "NAME", "ACTIVE", "BATCH", "STATUS", "STOP"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows])
+
+
+def _print(args: argparse.Namespace, data: Any, rows: list[list[str]]) -> None:
+    print(json.dumps(data, indent=2) if args.json else _table(rows))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        client = StopStreamingClient(args.url, args.token, timeout=args.http_timeout)
+        if args.command == "list":
+            qs = client.queries()
+            _print(args, {"queries": qs}, [_row(q) for q in qs])
+        elif args.command == "show":
+            q = client.query(args.query)
+            _print(args, q, [_row(q)])
+        else:
+            q = client.stop(args.query, mode=args.mode, timeout=args.timeout, wait=args.wait)
+            _print(args, q, [_row(q)])
+            if args.wait and q.get("active"):
+                print(f"stopstreaming: {args.query} still runs after --wait {args.wait}", file=sys.stderr)
+                return EXIT_CODES["timeout"]
+        return EXIT_CODES["ok"]
+    except QueryNotFoundError as e:
+        print(f"stopstreaming: not found: {e}", file=sys.stderr)
+        return EXIT_CODES["not_found"]
+    except AuthenticationError as e:
+        print(f"stopstreaming: authentication failed: {e}", file=sys.stderr)
+        return EXIT_CODES["auth"]
+    except ServerUnreachableError as e:
+        print(f"stopstreaming: unreachable: {e}", file=sys.stderr)
+        return EXIT_CODES["unreachable"]
+    except ConfigurationError as e:
+        print(f"stopstreaming: {e}", file=sys.stderr)
+        return EXIT_CODES["usage"]
+    except StopStreamingError as e:
+        print(f"stopstreaming: {e}", file=sys.stderr)
+        return EXIT_CODES["error"]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

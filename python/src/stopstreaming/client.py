@@ -1,0 +1,105 @@
+"""``StopStreamingClient``: the HTTP control API for orchestrators and scripts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from stopstreaming.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    QueryNotFoundError,
+    RequestError,
+    ServerUnreachableError,
+)
+
+__all__ = ["StopStreamingClient"]
+
+
+class StopStreamingClient:
+    """A client of one driver's control server, e.g. ``StopStreamingClient("http://driver:8558", token)``."""
+
+    def __init__(self, url: str, token: str | None = None, timeout: float = 30.0) -> None:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"url must start with http:// or https://, not {url!r}")
+        self.url = url.rstrip("/")
+        self.token = token or None
+        self.timeout = float(timeout)
+        self._http = requests.Session()
+
+    def _request(self, method: str, path: str, wait_s: float = 0.0, **kw: Any) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        headers.update(kw.pop("headers", {}))
+        try:
+            r = self._http.request(
+                method, self.url + path, headers=headers, timeout=self.timeout + wait_s, **kw
+            )
+        except requests.Timeout as e:
+            raise ServerUnreachableError(
+                f"{self.url} did not answer within {self.timeout + wait_s:.0f}s"
+            ) from e
+        except requests.RequestException as e:
+            raise ServerUnreachableError(f"cannot reach {self.url}: {e.__class__.__name__}") from e
+        try:
+            body = r.json()
+        except ValueError:
+            body = {"error": r.text[:200] or r.reason}
+        if r.status_code < 400:
+            return body
+        message = body.get("error", r.reason) if isinstance(body, dict) else r.reason
+        if r.status_code == 401:
+            raise AuthenticationError(f"{message} (HTTP 401)")
+        if r.status_code == 404:
+            raise QueryNotFoundError(message)
+        raise RequestError(f"{message} (HTTP {r.status_code})", status=r.status_code)
+
+    def health(self) -> dict[str, Any]:
+        """``GET /api/v1/health``: ``{"status": "UP", "version": ...}``."""
+        return self._request("GET", "/api/v1/health")
+
+    def queries(self) -> list[dict[str, Any]]:
+        """Every query the driver knows: running ones first, then ended ones."""
+        return list(self._request("GET", "/api/v1/queries")["queries"])
+
+    def query(self, id_or_name: str) -> dict[str, Any]:
+        """One query by id or name; raises ``QueryNotFoundError`` if there is none."""
+        return self._request("GET", f"/api/v1/queries/{_segment(id_or_name)}")
+
+    def stop(
+        self,
+        id_or_name: str,
+        mode: str | None = None,
+        timeout: str | None = None,
+        wait: str | None = None,
+    ) -> dict[str, Any]:
+        """Request a stop of a query and return it as JSON.
+
+        With ``wait`` (e.g. ``"2m"``) the answer comes once the query ended or the wait ran out;
+        ``result["active"]`` tells whether it still runs.
+        """
+        params = {k: v for k, v in (("mode", mode), ("timeout", timeout), ("wait", wait)) if v}
+        wait_s = _seconds(wait) if wait else 0.0
+        return self._request(
+            "POST", f"/api/v1/queries/{_segment(id_or_name)}/stop", wait_s=wait_s, params=params
+        )
+
+
+def _segment(s: str) -> str:
+    from urllib.parse import quote
+
+    if not isinstance(s, str) or not s:
+        raise ConfigurationError("a query id or name must be a non-empty string")
+    return quote(s, safe="")
+
+
+def _seconds(duration: str) -> float:
+    """Parse a Spark-style duration (``500ms``, ``30s``, ``5m``, ``1h``) into seconds."""
+    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+    d = duration.strip().lower()
+    for unit in sorted(units, key=len, reverse=True):
+        if d.endswith(unit) and d[: -len(unit)].strip().replace(".", "", 1).isdigit():
+            return float(d[: -len(unit)]) * units[unit]
+    if d.isdigit():
+        return int(d) / 1000.0
+    raise ConfigurationError(f"{duration!r} is not a duration such as 500ms, 30s or 5m")
