@@ -52,7 +52,9 @@ final class ControlServer(val host: String, requestedPort: Int, plane: ControlPl
     stopPaths.keySet.asScala.exists(p => p.split('/').filter(_.nonEmpty).toSeq == segments)
 
   def close(): Unit = {
-    server.stop(0)
+    // Lets answers in flight go out (a stop with wait= often ends just as the app shuts down),
+    // but no longer than a couple of seconds; with nothing in flight it returns at once.
+    server.stop(ControlServer.CloseGraceSeconds)
     executor.shutdownNow()
     log.info(s"stopstreaming control server on port $port closed")
   }
@@ -62,6 +64,7 @@ object ControlServer {
   val Threads = 8
   val Backlog = 128
   val MaxBodyBytes: Int = 64 * 1024
+  val CloseGraceSeconds = 2
 
   /** The JDK server reads its connection limits from system properties once, when its first instance is made. Without
     * them a client that sends its headers byte by byte holds a handler thread for ever; with them it is cut off after

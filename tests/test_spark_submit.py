@@ -1,0 +1,59 @@
+"""The Scala example application under spark-submit: no extra JVM flag, stopped over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+import stopstreaming
+from conftest import wait_for
+
+BIN = os.path.dirname(sys.executable)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_example_app_under_spark_submit_stops_gracefully(tmpdir_path):
+    port = _free_port()
+    log_path = os.path.join(tmpdir_path, "app.log")
+    cmd = [
+        os.path.join(BIN, "spark-submit"),
+        "--master", "local[2]",
+        "--conf", "spark.ui.enabled=false",
+        "--conf", f"spark.plugins={stopstreaming.PLUGIN_CLASS}",
+        "--conf", f"spark.stopstreaming.rest.port={port}",
+        "--class", "io.github.stopstreaming.examples.StopStreamingExample",
+        stopstreaming.jar_path(),
+        "--name", "submitted", "--trigger", "1 second", "--batch-ms", "800",
+    ]  # fmt: skip
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def app_log() -> str:
+            with open(log_path) as f:
+                return f.read()
+
+        wait_for(lambda: "BATCH END 1" in app_log(), timeout=120, what="two batches")
+        r = requests.post(f"{url}/api/v1/queries/submitted/stop", params={"wait": "60s"}, timeout=90)
+        assert r.status_code == 200 and r.json()["stop"]["state"] == "STOPPED", r.text
+        assert proc.wait(timeout=120) == 0, app_log()[-3000:]
+        out = app_log()
+        begins = [ln.split()[2] for ln in out.splitlines() if ln.startswith("BATCH BEGIN")]
+        ends = [ln.split()[2] for ln in out.splitlines() if ln.startswith("BATCH END")]
+        assert begins == ends, "the batch in flight finished before the app exited"
+        assert "QUERY STOPPED" in out and "add-exports" not in " ".join(cmd)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            time.sleep(1)
