@@ -51,6 +51,10 @@ out["stop_status"] = r.status_code
 out["stop_state"] = r.json().get("stop", {}).get("state")
 out["active_after"] = q.isActive
 
+# Dynamic configuration from a Connect client goes through the HTTP API.
+requests.put(url + "/api/v1/conf/connect.key", data=b"from-http", headers=headers, timeout=10)
+out["dynconf_value"] = stopstreaming.dynamic_conf(spark, token=TOKEN).get("connect.key")
+
 # await_external_termination relies on the server's auto-registration, and waits on the query.
 q2 = spark.readStream.format("rate").load().writeStream.format("noop").queryName("connect-await").start()
 try:

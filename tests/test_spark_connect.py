@@ -29,3 +29,4 @@ def test_connect_session_queries_are_registered_and_stopped_over_http():
     assert out["active_after"] is False
     assert "only the server's own control port" in out["unsupported_port_error"]
     assert out["await_returned"] is True
+    assert out["dynconf_value"] == "from-http"

@@ -6,9 +6,11 @@ talks to the plugin over Py4J or over its HTTP control API.
 
 from stopstreaming.client import StopStreamingClient
 from stopstreaming.config import FileSystemStopConfig, FsType, RestStopConfig, load_config
+from stopstreaming.dynconf import DynamicConf, dynamic_conf
 from stopstreaming.errors import (
     AuthenticationError,
     ConfigurationError,
+    ConflictError,
     JarNotFoundError,
     JarVersionMismatchError,
     PluginNotLoadedError,
@@ -27,6 +29,8 @@ __all__ = [
     "PLUGIN_CLASS",
     "AuthenticationError",
     "ConfigurationError",
+    "ConflictError",
+    "DynamicConf",
     "FileSystemStopConfig",
     "FsType",
     "JarNotFoundError",
@@ -44,6 +48,7 @@ __all__ = [
     "await_external_termination",
     "configure",
     "control_url",
+    "dynamic_conf",
     "is_connect_session",
     "jar_path",
     "load_config",

@@ -1,7 +1,7 @@
 """The ``stopstreaming`` command: list, show and stop queries of a driver over HTTP.
 
 Exit codes: 0 ok, 1 other error, 2 usage, 3 not found, 4 authentication, 5 unreachable,
-6 timed out (the query still ran when ``--wait`` ran out).
+6 timed out (the query still ran when ``--wait`` ran out), 7 conflict (``--if-version`` lost).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from stopstreaming.client import StopStreamingClient
 from stopstreaming.errors import (
     AuthenticationError,
     ConfigurationError,
+    ConflictError,
     QueryNotFoundError,
     ServerUnreachableError,
     StopStreamingError,
@@ -23,7 +24,16 @@ from stopstreaming.errors import (
 
 __all__ = ["EXIT_CODES", "main"]
 
-EXIT_CODES = {"ok": 0, "error": 1, "usage": 2, "not_found": 3, "auth": 4, "unreachable": 5, "timeout": 6}
+EXIT_CODES = {
+    "ok": 0,
+    "error": 1,
+    "usage": 2,
+    "not_found": 3,
+    "auth": 4,
+    "unreachable": 5,
+    "timeout": 6,
+    "conflict": 7,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,6 +59,18 @@ def _parser() -> argparse.ArgumentParser:
     stop.add_argument("--mode", choices=["graceful", "immediate"])
     stop.add_argument("--timeout", help="escalate to immediate after this long, e.g. 5m")
     stop.add_argument("--wait", help="wait this long for the query to end, e.g. 2m")
+    conf = sub.add_parser("conf", help="read and change the dynamic configuration")
+    csub = conf.add_subparsers(dest="conf_command", required=True)
+    csub.add_parser("list", help="every key and value")
+    cget = csub.add_parser("get", help="one value")
+    cget.add_argument("key")
+    cset = csub.add_parser("set", help="set a value")
+    cset.add_argument("key")
+    cset.add_argument("value")
+    cset.add_argument("--if-version", type=int, help="only if the key is at this version (0: only if unset)")
+    cunset = csub.add_parser("unset", help="remove a value")
+    cunset.add_argument("key")
+    cunset.add_argument("--if-version", type=int, help="only if the key is at this version")
     return p
 
 
@@ -76,6 +98,29 @@ def _print(args: argparse.Namespace, data: Any, rows: list[list[str]]) -> None:
     print(json.dumps(data, indent=2) if args.json else _table(rows))
 
 
+def _conf(args: argparse.Namespace, client: StopStreamingClient) -> int:
+    if args.conf_command == "list":
+        data = client.conf_list()
+        rows = [[k, str(v["version"]), v["value"]] for k, v in sorted(data["entries"].items())]
+        print(json.dumps(data, indent=2) if args.json else _conf_table(rows, data["version"]))
+        return EXIT_CODES["ok"]
+    if args.conf_command == "get":
+        entry = client.conf_get(args.key)
+    elif args.conf_command == "set":
+        entry = client.conf_set(args.key, args.value, if_version=args.if_version)
+    else:
+        entry = client.conf_unset(args.key, if_version=args.if_version)
+    print(json.dumps(entry, indent=2) if args.json else entry["value"])
+    return EXIT_CODES["ok"]
+
+
+def _conf_table(rows: list[list[str]], version: int) -> str:
+    header = ["KEY", "VERSION", "VALUE"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(2)]
+    lines = [f"{r[0].ljust(widths[0])}  {r[1].ljust(widths[1])}  {r[2]}" for r in [header, *rows]]
+    return "\n".join([*lines, f"(store version {version})"])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -87,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "show":
             q = client.query(args.query)
             _print(args, q, [_row(q)])
+        elif args.command == "conf":
+            return _conf(args, client)
         else:
             q = client.stop(args.query, mode=args.mode, timeout=args.timeout, wait=args.wait)
             _print(args, q, [_row(q)])
@@ -94,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"stopstreaming: {args.query} still runs after --wait {args.wait}", file=sys.stderr)
                 return EXIT_CODES["timeout"]
         return EXIT_CODES["ok"]
+    except ConflictError as e:
+        print(f"stopstreaming: conflict: {e}", file=sys.stderr)
+        return EXIT_CODES["conflict"]
     except QueryNotFoundError as e:
         print(f"stopstreaming: not found: {e}", file=sys.stderr)
         return EXIT_CODES["not_found"]

@@ -9,6 +9,7 @@ import requests
 from stopstreaming.errors import (
     AuthenticationError,
     ConfigurationError,
+    ConflictError,
     QueryNotFoundError,
     RequestError,
     ServerUnreachableError,
@@ -52,6 +53,8 @@ class StopStreamingClient:
             raise AuthenticationError(f"{message} (HTTP 401)")
         if r.status_code == 404:
             raise QueryNotFoundError(message)
+        if r.status_code == 412:
+            raise ConflictError(message)
         raise RequestError(f"{message} (HTTP {r.status_code})", status=r.status_code)
 
     def health(self) -> dict[str, Any]:
@@ -83,6 +86,34 @@ class StopStreamingClient:
         return self._request(
             "POST", f"/api/v1/queries/{_segment(id_or_name)}/stop", wait_s=wait_s, params=params
         )
+
+    def conf_list(self) -> dict[str, Any]:
+        """``{"version": N, "entries": {key: {"value", "version", "updatedAt"}}}``."""
+        return self._request("GET", "/api/v1/conf")
+
+    def conf_get(self, key: str) -> dict[str, Any]:
+        """One entry ``{"key", "value", "version", "updatedAt"}``; ``QueryNotFoundError`` when unset."""
+        return self._request("GET", f"/api/v1/conf/{_segment(key)}")
+
+    def conf_set(self, key: str, value: str, if_version: int | None = None) -> dict[str, Any]:
+        """Set ``key``; with ``if_version``, only if the key is at that version (0: unset).
+
+        A lost compare-and-set raises ``ConflictError``.
+        """
+        return self._request(
+            "PUT",
+            f"/api/v1/conf/{_segment(key)}",
+            data=value.encode("utf-8"),
+            headers=_if_match(if_version),
+        )
+
+    def conf_unset(self, key: str, if_version: int | None = None) -> dict[str, Any]:
+        """Remove ``key`` and return its last entry; ``QueryNotFoundError`` when it was not set."""
+        return self._request("DELETE", f"/api/v1/conf/{_segment(key)}", headers=_if_match(if_version))
+
+
+def _if_match(version: int | None) -> dict[str, str]:
+    return {} if version is None else {"If-Match": str(int(version))}
 
 
 def _segment(s: str) -> str:

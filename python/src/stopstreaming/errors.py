@@ -24,7 +24,11 @@ class ConfigurationError(StopStreamingError, ValueError):
 
 
 class QueryNotFoundError(StopStreamingError, LookupError):
-    """No query has the given id or name."""
+    """No query has the given id or name (or no dynamic value has the given key)."""
+
+
+class ConflictError(StopStreamingError):
+    """A compare-and-set change lost: the value's version was not the expected one (HTTP 412)."""
 
 
 class AuthenticationError(StopStreamingError):

@@ -6,6 +6,7 @@ import java.util.concurrent.atomic.AtomicReference
 import scala.util.control.NonFatal
 
 import io.github.stopstreaming.extensions.conf.{FileSystemStopConfig, RestStopConfig, StopConfig}
+import io.github.stopstreaming.dynconf.{ConfFile, DynamicConfStore}
 import io.github.stopstreaming.fs.MarkerWatcher
 import io.github.stopstreaming.rest.ControlServers
 import org.apache.hadoop.conf.Configuration
@@ -29,6 +30,9 @@ object StopOutcome {
   */
 final class ControlPlane private (val settings: ControlSettings, hadoopConf: Configuration) {
   private val log = LoggerFactory.getLogger(getClass)
+
+  // First, because it may fail (a corrupt file): then nothing else has been started.
+  val dynamicConf: DynamicConfStore = ControlPlane.openStore(settings, hadoopConf)
 
   val threads = new NamedThreads
   val sessions = new SessionRegistry
@@ -237,6 +241,18 @@ object ControlPlane {
   /** Stops the given control plane if it is the current one. */
   def shutdown(cp: ControlPlane): Unit = synchronized {
     if (instance.compareAndSet(cp, null)) cp.close()
+  }
+
+  private def openStore(settings: ControlSettings, hadoopConf: Configuration): DynamicConfStore = {
+    val file =
+      try settings.confFile.map(f => new ConfFile(new Path(f), hadoopConf))
+      catch {
+        case NonFatal(e) => throw new InvalidSettingException(ControlSettings.Prefix + "conf.file", e.getMessage)
+      }
+    try DynamicConfStore.open(settings.confSeed, file)
+    catch {
+      case NonFatal(e) => throw new InvalidSettingException(ControlSettings.Prefix + "conf.file", e.getMessage)
+    }
   }
 
   def isLoopback(host: String): Boolean =

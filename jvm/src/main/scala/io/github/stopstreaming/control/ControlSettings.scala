@@ -23,7 +23,9 @@ final case class ControlSettings(
     autoRegister: Boolean,
     retainTerminated: Int,
     fsStopDir: Option[String],
-    fsPollIntervalMs: Long
+    fsPollIntervalMs: Long,
+    confFile: Option[String] = None,
+    confSeed: Map[String, String] = Map.empty
 ) {
 
   /** Where the control server binds: loopback unless a token protects it or the user chose. */
@@ -54,7 +56,8 @@ object ControlSettings {
     "autoRegister" -> "true",
     "registry.retainTerminated" -> "100",
     "fs.stopDir" -> "",
-    "fs.pollInterval" -> "1s"
+    "fs.pollInterval" -> "1s",
+    "conf.file" -> ""
   )
 
   /** Parses the settings from Spark conf entries (full keys) and the process environment. */
@@ -101,8 +104,24 @@ object ControlSettings {
         if (ms < 10)
           throw new InvalidSettingException(Prefix + "fs.pollInterval", s"${ms}ms is below the minimum of 10ms")
         ms
-      }
+      },
+      confFile = reader.string("conf.file").map(_.trim).filter(_.nonEmpty),
+      confSeed = dynamicSeed(conf)
     )
+  }
+
+  /** `spark.stopstreaming.conf.<key>` entries: initial dynamic values (`conf.file` is the file's path). */
+  private def dynamicSeed(conf: Map[String, String]): Map[String, String] = {
+    val prefix = Prefix + "conf."
+    conf.collect {
+      case (k, v) if k.startsWith(prefix) && k != prefix + "file" =>
+        val key = k.stripPrefix(prefix)
+        if (!io.github.stopstreaming.dynconf.DynamicConfStore.isValidKey(key))
+          throw new InvalidSettingException(k, "a dynamic key must be 1-256 characters of A-Z a-z 0-9 . _ -")
+        if (v.getBytes("UTF-8").length > io.github.stopstreaming.dynconf.DynamicConfStore.MaxValueBytes)
+          throw new InvalidSettingException(k, "the value is larger than 64 KiB")
+        key -> v
+    }
   }
 
   private def readTokenFile(path: String): String = {

@@ -8,7 +8,7 @@ import scala.util.control.NonFatal
 
 import io.github.stopstreaming.control.{ControlPlane, TrackedQuery}
 import org.apache.hadoop.conf.Configuration
-import org.apache.hadoop.fs.{FileSystem, LocalFileSystem, Path}
+import org.apache.hadoop.fs.Path
 import org.slf4j.LoggerFactory
 
 /** Marker-file stop signals on any Hadoop file system. One thread for all directories: each directory is listed once
@@ -33,7 +33,7 @@ final class MarkerWatcher(plane: ControlPlane, hadoopConf: Configuration, pollIn
         case NonFatal(e) => throw new IllegalArgumentException(s"'$stopDir' is not a valid path: ${e.getMessage}")
       }
     try {
-      val fs = MarkerWatcher.fileSystem(raw, hadoopConf)
+      val fs = HadoopPaths.fileSystem(raw, hadoopConf)
       val qualified = fs.makeQualified(raw)
       if (!fs.exists(qualified) && !fs.mkdirs(qualified)) {
         throw new IllegalArgumentException(s"cannot create stop directory '$qualified'")
@@ -67,7 +67,7 @@ final class MarkerWatcher(plane: ControlPlane, hadoopConf: Configuration, pollIn
       .computeIfAbsent(
         dir.toString,
         _ => {
-          val d = new StopDirectory(dir, MarkerWatcher.fileSystem(dir, hadoopConf), plane, driverHost)
+          val d = new StopDirectory(dir, HadoopPaths.fileSystem(dir, hadoopConf), plane, driverHost)
           val task: Runnable = () =>
             try d.poll()
             catch { case NonFatal(e) => log.warn(s"poll of $dir failed", e) }
@@ -97,15 +97,4 @@ final class MarkerWatcher(plane: ControlPlane, hadoopConf: Configuration, pollIn
     }
 
   def close(): Unit = thread.shutdownNow()
-}
-
-object MarkerWatcher {
-
-  /** The file system of a stop directory. The local one is used raw: its checksummed wrapper would put a `.crc` file
-    * beside every marker, and `ls` of the directory should show queries.
-    */
-  def fileSystem(dir: Path, conf: Configuration): FileSystem = dir.getFileSystem(conf) match {
-    case local: LocalFileSystem => local.getRawFileSystem
-    case other => other
-  }
 }

@@ -84,6 +84,15 @@ object PythonFacade {
     }
   }
 
+  /** The dynamic value of `key`, or null. */
+  def confGet(key: String): String = ControlPlane.current.flatMap(_.dynamicConf.get(key)).map(_.value).orNull
+
+  /** The dynamic configuration's version. */
+  def confVersion(): Long = ControlPlane.current.map(_.dynamicConf.version).getOrElse(0L)
+
+  /** The whole dynamic configuration as JSON, as `GET /api/v1/conf` shows it. */
+  def confJson(): String = new String(Json.bytes(Json.conf(plane.dynamicConf.snapshot)), "UTF-8")
+
   private def plane: ControlPlane =
     ControlPlane.current.getOrElse(throw new IllegalStateException("the stopstreaming control plane is not running"))
 }

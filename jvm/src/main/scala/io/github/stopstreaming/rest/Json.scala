@@ -6,6 +6,7 @@ import scala.jdk.CollectionConverters._
 
 import com.fasterxml.jackson.databind.ObjectMapper
 import io.github.stopstreaming.control.{ProgressView, QueryView, StatusView, StopState}
+import io.github.stopstreaming.dynconf.{ConfEntry, ConfSnapshot}
 
 /** JSON bodies of the HTTP API, written with the Jackson that Spark already ships. */
 object Json {
@@ -54,6 +55,17 @@ object Json {
 
   // JSON has no NaN or infinity; Spark reports NaN rates for empty batches.
   private def finite(d: Double): Any = if (d.isNaN || d.isInfinite) null else d
+
+  def confEntry(key: String, e: ConfEntry): JLinkedHashMap[String, Any] =
+    obj("key" -> key, "value" -> e.value, "version" -> e.version, "updatedAt" -> e.updatedAt.toString)
+
+  def conf(s: ConfSnapshot): JLinkedHashMap[String, Any] = {
+    val entries = new java.util.TreeMap[String, Any]()
+    s.entries.foreach { case (k, e) =>
+      entries.put(k, obj("value" -> e.value, "version" -> e.version, "updatedAt" -> e.updatedAt.toString))
+    }
+    obj("version" -> s.version, "entries" -> entries)
+  }
 
   def stop(s: StopState): JLinkedHashMap[String, Any] = obj(
     "state" -> s.phase.name,

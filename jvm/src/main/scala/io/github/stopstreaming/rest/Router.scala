@@ -7,6 +7,7 @@ import scala.util.control.NonFatal
 import com.sun.net.httpserver.{HttpExchange, HttpHandler}
 import io.github.stopstreaming.BuildInfo
 import io.github.stopstreaming.control._
+import io.github.stopstreaming.dynconf.{ConfChangeException, DynamicConfStore}
 import org.slf4j.LoggerFactory
 
 /** Every request of a control server lands here. Paths match exactly, segment by segment; every request but health must
@@ -74,12 +75,59 @@ final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandl
       case Seq("api", "v1", "queries", idOrName, "stop") =>
         requireMethod(method, "POST")
         stop(req, idOrName)
+      case Seq("api", "v1", "conf") =>
+        requireMethod(method, "GET")
+        onlyParams(req)
+        Response(200, Json.conf(plane.dynamicConf.snapshot))
+      case Seq("api", "v1", "conf", key) =>
+        onlyParams(req)
+        conf(req, key)
       case init :+ id if init.nonEmpty && server.servesStopPath(init) =>
         requireMethod(method, "POST")
         seedStop(req, id)
       case _ => throw HttpError.notFound("no such endpoint")
     }
   }
+
+  private def conf(req: Request, key: String): Response = {
+    val store = plane.dynamicConf
+    try {
+      DynamicConfStore.checkKey(key)
+      req.method match {
+        case "GET" =>
+          store
+            .get(key)
+            .map(e => Response(200, Json.confEntry(key, e)))
+            .getOrElse(throw HttpError.notFound(s"no key '$key'"))
+        case "PUT" =>
+          val value = utf8(req.body).getOrElse(throw HttpError.badRequest("the value must be UTF-8 text"))
+          Response(200, Json.confEntry(key, store.put(key, value, ifMatch(req))))
+        case "DELETE" =>
+          store.delete(key, ifMatch(req)) match {
+            case Some(e) => Response(200, Json.confEntry(key, e))
+            case None => throw HttpError.notFound(s"no key '$key'")
+          }
+        case _ => throw HttpError.methodNotAllowed("GET", "PUT", "DELETE")
+      }
+    } catch { case e: ConfChangeException => throw HttpError(e.status, e.getMessage) }
+  }
+
+  /** `If-Match: 3` (or `"3"`): the key's version the change expects; 0 means "absent". */
+  private def ifMatch(req: Request): Option[Long] =
+    Option(req.exchange.getRequestHeaders.getFirst("If-Match")).map { raw =>
+      val v = raw.trim.stripPrefix("W/").stripPrefix("\"").stripSuffix("\"")
+      if (v.nonEmpty && v.length <= 18 && v.forall(_.isDigit)) v.toLong
+      else throw HttpError.badRequest(s"If-Match must be a version number, not '${raw.take(40)}'")
+    }
+
+  private def utf8(bytes: Array[Byte]): Option[String] =
+    try {
+      val d = java.nio.charset.StandardCharsets.UTF_8
+        .newDecoder()
+        .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+        .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+      Some(d.decode(java.nio.ByteBuffer.wrap(bytes)).toString)
+    } catch { case _: java.nio.charset.CharacterCodingException => None }
 
   private def requireMethod(method: String, allowed: String): Unit =
     if (method != allowed) throw HttpError.methodNotAllowed(allowed)

@@ -28,6 +28,31 @@ class FaultyFileSystem extends RawLocalFileSystem {
     if (hideMarkers.get) all.filterNot(s => isMarker(s.getPath.getName)) else all
   }
 
+  override def create(
+      f: Path,
+      permission: org.apache.hadoop.fs.permission.FsPermission,
+      overwrite: Boolean,
+      bufferSize: Int,
+      replication: Short,
+      blockSize: Long,
+      progress: org.apache.hadoop.util.Progressable
+  ): org.apache.hadoop.fs.FSDataOutputStream = {
+    if (failCreate.get) throw new IOException("simulated: disk quota exceeded")
+    super.create(f, permission, overwrite, bufferSize, replication, blockSize, progress)
+  }
+
+  override def create(
+      f: Path,
+      overwrite: Boolean,
+      bufferSize: Int,
+      replication: Short,
+      blockSize: Long,
+      progress: org.apache.hadoop.util.Progressable
+  ): org.apache.hadoop.fs.FSDataOutputStream = {
+    if (failCreate.get) throw new IOException("simulated: disk quota exceeded")
+    super.create(f, overwrite, bufferSize, replication, blockSize, progress)
+  }
+
   override def getFileStatus(f: Path): FileStatus = {
     if (!inListing.get) statusCalls.incrementAndGet()
     if (throwOnStatus.get) throw new IOException("simulated: permission denied")
@@ -41,6 +66,7 @@ object FaultyFileSystem {
   val dirMissing = new AtomicBoolean(false)
   val hideMarkers = new AtomicBoolean(false)
   val throwOnStatus = new AtomicBoolean(false)
+  val failCreate = new AtomicBoolean(false)
   val listCalls = new AtomicLong()
   val statusCalls = new AtomicLong()
   private val inListing = ThreadLocal.withInitial[java.lang.Boolean](() => false)
@@ -49,7 +75,7 @@ object FaultyFileSystem {
   def isMarker(name: String): Boolean = name.matches(Uuid)
 
   def reset(): Unit = {
-    Seq(failListing, dirMissing, hideMarkers, throwOnStatus).foreach(_.set(false))
+    Seq(failListing, dirMissing, hideMarkers, throwOnStatus, failCreate).foreach(_.set(false))
     listCalls.set(0)
     statusCalls.set(0)
   }
