@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -193,6 +194,20 @@ def start_noop(spark: Any, name: str | None = None, trigger: dict[str, Any] | No
     if trigger:
         w = w.trigger(**trigger)
     return w.start()
+
+
+SCRIPT = shutil.which("stopstreaming", path=os.path.dirname(sys.executable)) or "stopstreaming"
+
+
+def run_cli(
+    api, *args: str, token: str | None = TOKEN, url: str | None = None
+) -> subprocess.CompletedProcess:
+    """Run the installed ``stopstreaming`` console script against the test driver."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STOPSTREAMING_")}
+    env["STOPSTREAMING_URL"] = url or api.url
+    if token:
+        env["STOPSTREAMING_TOKEN"] = token
+    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 def stopstreaming_threads(spark: Any) -> int:

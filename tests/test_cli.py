@@ -3,39 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 
-from conftest import TOKEN, BatchRecorder, start_noop, start_recorded, wait_for
-
-SCRIPT = shutil.which("stopstreaming", path=os.path.dirname(sys.executable)) or "stopstreaming"
-
-
-def run(api, *args: str, token: str | None = TOKEN, url: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STOPSTREAMING_")}
-    env["STOPSTREAMING_URL"] = url or api.url
-    if token:
-        env["STOPSTREAMING_TOKEN"] = token
-    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env, timeout=120)
+from conftest import BatchRecorder, run_cli, start_noop, start_recorded, wait_for
 
 
 def test_list_and_show(spark, api):
     q = start_noop(spark, name="cli-listed")
     wait_for(lambda: q.lastProgress is not None)
-    r = run(api, "list")
+    r = run_cli(api, "list")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0].split() == ["ID", "NAME", "ACTIVE", "BATCH", "STATUS", "STOP"]
     assert any(str(q.id) in line and "cli-listed" in line for line in r.stdout.splitlines())
-    r = run(api, "--json", "show", "cli-listed")
+    r = run_cli(api, "--json", "show", "cli-listed")
     assert r.returncode == 0 and json.loads(r.stdout)["id"] == str(q.id)
     q.stop()
 
 
 def test_stop_by_name_with_wait(spark, api):
     q = start_noop(spark, name="cli-stop")
-    r = run(api, "--json", "stop", "cli-stop", "--wait", "30s")
+    r = run_cli(api, "--json", "stop", "cli-stop", "--wait", "30s")
     assert r.returncode == 0, r.stderr
     body = json.loads(r.stdout)
     assert body["active"] is False and body["stop"]["state"] == "STOPPED"
@@ -46,31 +32,31 @@ def test_wait_running_out_exits_6(spark, api, tmpdir_path):
     recorder = BatchRecorder(seconds=4.0)
     q = start_recorded(spark, recorder, tmpdir_path, name="cli-slow")
     wait_for(recorder.in_flight)
-    r = run(api, "stop", "cli-slow", "--wait", "500ms")
+    r = run_cli(api, "stop", "cli-slow", "--wait", "500ms")
     assert r.returncode == 6, (r.stdout, r.stderr)
     assert "still runs" in r.stderr
     q.awaitTermination()
 
 
 def test_wrong_token_exits_4(api):
-    r = run(api, "list", token="not-the-token")
+    r = run_cli(api, "list", token="not-the-token")
     assert r.returncode == 4 and "authentication failed" in r.stderr
     assert "not-the-token" not in r.stderr
 
 
 def test_unreachable_exits_5(api):
-    r = run(api, "list", url="http://127.0.0.1:9")
+    r = run_cli(api, "list", url="http://127.0.0.1:9")
     assert r.returncode == 5 and "unreachable" in r.stderr
 
 
 def test_unknown_query_exits_3(api):
-    r = run(api, "show", "no-such-query")
+    r = run_cli(api, "show", "no-such-query")
     assert r.returncode == 3 and "not found" in r.stderr
-    r = run(api, "stop", "no-such-query")
+    r = run_cli(api, "stop", "no-such-query")
     assert r.returncode == 3
 
 
 def test_usage_errors_exit_2(api):
-    assert run(api, "stop").returncode == 2
-    assert run(api, "stop", "x", "--mode", "violent").returncode == 2
-    assert run(api, "list", url="ftp://nowhere").returncode == 2
+    assert run_cli(api, "stop").returncode == 2
+    assert run_cli(api, "stop", "x", "--mode", "violent").returncode == 2
+    assert run_cli(api, "list", url="ftp://nowhere").returncode == 2

@@ -9,8 +9,7 @@ from urllib.parse import quote
 import pytest
 
 import stopstreaming
-from conftest import TOKEN, wait_for
-from test_cli import run
+from conftest import TOKEN, run_cli, wait_for
 
 
 def _put(api, key, value, version=None):
@@ -52,7 +51,7 @@ def test_compare_and_set_with_two_concurrent_writers(api):
         barrier = threading.Barrier(2)
         codes: list[int] = []
 
-        def writer(value: str, key=key, version=version, barrier=barrier) -> None:
+        def writer(value: str, key=key, version=version, barrier=barrier, codes=codes) -> None:
             barrier.wait()
             codes.append(_put(api, key, value, version=version).status_code)
 
@@ -105,11 +104,11 @@ def test_client_and_cli(api):
     entry = client.conf_set("dc.cli", "1", if_version=0)
     with pytest.raises(stopstreaming.ConflictError):
         client.conf_set("dc.cli", "2", if_version=0)
-    r = run(api, "conf", "set", "dc.cli", "2", "--if-version", str(entry["version"]))
+    r = run_cli(api, "conf", "set", "dc.cli", "2", "--if-version", str(entry["version"]))
     assert r.returncode == 0 and r.stdout.strip() == "2", r.stderr
-    r = run(api, "conf", "set", "dc.cli", "3", "--if-version", str(entry["version"]))
+    r = run_cli(api, "conf", "set", "dc.cli", "3", "--if-version", str(entry["version"]))
     assert r.returncode == 7 and "conflict" in r.stderr
-    assert run(api, "conf", "get", "dc.cli").stdout.strip() == "2"
-    assert "dc.cli" in run(api, "conf", "list").stdout
-    assert run(api, "conf", "unset", "dc.cli").returncode == 0
-    assert run(api, "conf", "get", "dc.cli").returncode == 3
+    assert run_cli(api, "conf", "get", "dc.cli").stdout.strip() == "2"
+    assert "dc.cli" in run_cli(api, "conf", "list").stdout
+    assert run_cli(api, "conf", "unset", "dc.cli").returncode == 0
+    assert run_cli(api, "conf", "get", "dc.cli").returncode == 3
