@@ -210,6 +210,18 @@ def run_cli(
     return subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env, timeout=120)
 
 
+def spark_env() -> dict[str, str]:
+    """Environment for spark-submit / spark-class of the installed PySpark, whatever PATH holds."""
+    import pyspark
+
+    return {
+        **os.environ,
+        "SPARK_HOME": os.path.dirname(pyspark.__file__),
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+    }
+
+
 def stopstreaming_threads(spark: Any) -> int:
     """How many live driver threads belong to stopstreaming."""
     return int(spark._jvm.io.github.stopstreaming.control.NamedThreads.count())

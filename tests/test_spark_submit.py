@@ -11,7 +11,7 @@ import time
 import requests
 
 import stopstreaming
-from conftest import wait_for
+from conftest import spark_env, wait_for
 
 BIN = os.path.dirname(sys.executable)
 
@@ -36,7 +36,7 @@ def test_example_app_under_spark_submit_stops_gracefully(tmpdir_path):
         "--name", "submitted", "--trigger", "1 second", "--batch-ms", "800",
     ]  # fmt: skip
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=spark_env())
     try:
         url = f"http://127.0.0.1:{port}"
 
@@ -51,7 +51,10 @@ def test_example_app_under_spark_submit_stops_gracefully(tmpdir_path):
         out = app_log()
         begins = [ln.split()[2] for ln in out.splitlines() if ln.startswith("BATCH BEGIN")]
         ends = [ln.split()[2] for ln in out.splitlines() if ln.startswith("BATCH END")]
-        assert begins == ends, "the batch in flight finished before the app exited"
+        assert begins == ends, (
+            "the batch in flight finished before the app exited:\n"
+            + out[out.find("DEBUGEXC") - 3000 :][:6000]
+        )
         assert "QUERY STOPPED" in out and "add-exports" not in " ".join(cmd)
     finally:
         if proc.poll() is None:

@@ -41,12 +41,16 @@ final class ControlPlane private (val settings: ControlSettings, hadoopConf: Con
   val servers = new ControlServers(this)
   val markers = new MarkerWatcher(this, hadoopConf, settings.fsPollIntervalMs)
 
+  private val shutdownDrain =
+    if (settings.shutdownGraceful) Some(new ShutdownDrain(this, settings.shutdownTimeoutMs)) else None
+
   /** The plugin-wide stop directory (`fs.stopDir`), resolved and created at start. */
   @volatile private var defaultStopDir: Option[Path] = None
 
   @volatile private var mainServerPort: Option[Int] = None
 
   private def start(): Unit = {
+    shutdownDrain.foreach(_.install())
     if (settings.restEnabled) startServer()
     settings.fsStopDir.foreach { dir =>
       val p =
@@ -180,6 +184,7 @@ final class ControlPlane private (val settings: ControlSettings, hadoopConf: Con
     }
 
   def close(): Unit = {
+    shutdownDrain.foreach(_.uninstall())
     try servers.closeAll()
     catch { case NonFatal(e) => log.warn("closing the control servers failed", e) }
     markers.close()

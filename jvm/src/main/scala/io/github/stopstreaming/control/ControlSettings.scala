@@ -25,7 +25,9 @@ final case class ControlSettings(
     fsStopDir: Option[String],
     fsPollIntervalMs: Long,
     confFile: Option[String] = None,
-    confSeed: Map[String, String] = Map.empty
+    confSeed: Map[String, String] = Map.empty,
+    shutdownGraceful: Boolean = true,
+    shutdownTimeoutMs: Long = 20000L
 ) {
 
   /** Where the control server binds: loopback unless a token protects it or the user chose. */
@@ -57,7 +59,9 @@ object ControlSettings {
     "registry.retainTerminated" -> "100",
     "fs.stopDir" -> "",
     "fs.pollInterval" -> "1s",
-    "conf.file" -> ""
+    "conf.file" -> "",
+    "shutdown.graceful" -> "true",
+    "shutdown.timeout" -> "20s"
   )
 
   /** Parses the settings from Spark conf entries (full keys) and the process environment. */
@@ -106,7 +110,13 @@ object ControlSettings {
         ms
       },
       confFile = reader.string("conf.file").map(_.trim).filter(_.nonEmpty),
-      confSeed = dynamicSeed(conf)
+      confSeed = dynamicSeed(conf),
+      shutdownGraceful = reader.boolean("shutdown.graceful", default = true),
+      shutdownTimeoutMs = {
+        val ms = reader.duration("shutdown.timeout", 20000L)
+        if (ms <= 0) throw new InvalidSettingException(Prefix + "shutdown.timeout", "must be above 0")
+        ms
+      }
     )
   }
 

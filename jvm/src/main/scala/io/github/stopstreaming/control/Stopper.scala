@@ -21,7 +21,8 @@ import org.slf4j.LoggerFactory
   */
 final class Stopper(threads: NamedThreads) {
   private val log = LoggerFactory.getLogger(getClass)
-  private val CheckEveryMs = 10L
+  // Short enough to catch the sink stage of quick batches, which is when a query may be marked.
+  private val CheckEveryMs = 5L
 
   private val scheduler = Executors.newSingleThreadScheduledExecutor(threads.factory("stopper"))
   private val blocking = {
@@ -68,38 +69,49 @@ final class Stopper(threads: NamedThreads) {
     } else if (StreamInternals.isContinuous(t.query)) {
       update(t, StopPhase.Draining, Some("continuous processing has no batch boundary: stopped immediately"))
       stopNow(t, StopPhase.Stopped, None)
-    } else if (StreamInternals.markTerminated(t.query)) {
+    } else if (StreamInternals.supportsGracefulStop(t.query)) {
       update(t, StopPhase.Draining, None)
-      watch(t, flipped = true)
+      watch(t, new Drain(usesInternals = true))
     } else {
       update(
         t,
         StopPhase.Draining,
         Some("fallback: this Spark hides the query state, so the stop waits for no active trigger")
       )
-      watch(t, flipped = false)
+      watch(t, new Drain(usesInternals = false))
     }
   }
 
-  private def watch(t: TrackedQuery, flipped: Boolean): Unit = {
+  /** The progress of one graceful stop: whether the query was already told to start no new batch. */
+  private final class Drain(val usesInternals: Boolean) {
+    @volatile var marked = false
+  }
+
+  private def watch(t: TrackedQuery, d: Drain): Unit = {
     val task: Runnable = () =>
-      try check(t, flipped)
+      try check(t, d)
       catch { case NonFatal(e) => log.warn(s"stop watch of query ${t.id} failed", e) }
     watches.put(t, scheduler.scheduleWithFixedDelay(task, 0, CheckEveryMs, TimeUnit.MILLISECONDS))
   }
 
   private def unwatch(t: TrackedQuery): Unit = Option(watches.remove(t)).foreach(_.cancel(false))
 
-  private def check(t: TrackedQuery, flipped: Boolean): Unit = {
+  /** One look at a draining query: it ended; or it sleeps between triggers, so interrupting it loses nothing; or (once)
+    * it is at a moment where it can be told to start no new batch without Spark dropping the batch in flight; or the
+    * timeout has come.
+    */
+  private def check(t: TrackedQuery, d: Drain): Unit = {
     val s = t.stopState.get
     if (s.phase.done || s.phase != StopPhase.Draining) { unwatch(t); return }
     if (!t.isRunning) {
       unwatch(t)
       finish(t, StopPhase.Stopped, None)
-    } else if (flipped && StreamInternals.isWaitingForNextTrigger(t.query)) {
+    } else if (StreamInternals.isWaitingForNextTrigger(t.query)) {
       unwatch(t)
       stopNow(t, StopPhase.Stopped, None)
-    } else if (!flipped && !StreamInternals.triggerActive(t.query)) {
+    } else if (d.usesInternals && !d.marked && StreamInternals.isSafeToMarkTerminated(t.query)) {
+      d.marked = StreamInternals.markTerminated(t.query)
+    } else if (!d.usesInternals && !StreamInternals.triggerActive(t.query)) {
       unwatch(t)
       stopNow(t, StopPhase.Stopped, None)
     } else if (s.timeoutMs > 0 && System.currentTimeMillis() - s.requestedAt.toEpochMilli >= s.timeoutMs) {

@@ -94,6 +94,28 @@ object StreamInternals {
     case _ => false
   }
 
+  /** True when setting the state to TERMINATED now lets the batch in flight (if any) finish and commit. Spark 4.1
+    * checks the state once more after planning a batch and interrupts itself if it finds TERMINATED (the batch is then
+    * dropped half-way: a Python sink still runs to its end but is not committed), so the flip must not land between the
+    * start of a trigger and the end of its planning. Safe moments: the batch is in its sink stage (`runBatch` inside
+    * `SQLExecution`), or the thread is between triggers (waiting for the next one, or in the short sleep Spark takes
+    * when there was no data).
+    */
+  def isSafeToMarkTerminated(query: StreamingQuery): Boolean = thread(query) match {
+    case Some(t) if t.isAlive =>
+      val before = triggerActive(query)
+      val stack = t.getStackTrace
+      val inSinkStage =
+        stack.exists(_.getClassName.startsWith("org.apache.spark.sql.execution.SQLExecution")) &&
+          stack.exists(f => f.getClassName.contains("MicroBatchExecution") && f.getMethodName.contains("runBatch"))
+      lazy val betweenTriggers = !before && !triggerActive(query) && {
+        stack.exists(_.getMethodName == "waitTillTime") ||
+        (stack.length > 1 && stack(0).getMethodName == "sleep" && stack(1).getClassName.endsWith("MicroBatchExecution"))
+      }
+      inSinkStage || betweenTriggers
+    case _ => false
+  }
+
   /** Whether a trigger (a batch, or the planning of one) is running now. */
   def triggerActive(query: StreamingQuery): Boolean =
     try query.status.isTriggerActive

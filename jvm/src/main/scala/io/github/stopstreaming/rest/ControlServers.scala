@@ -34,7 +34,7 @@ final class ControlServer(val host: String, requestedPort: Int, plane: ControlPl
     val s = HttpServer.create(new InetSocketAddress(host, requestedPort), ControlServer.Backlog)
     s.createContext("/", new Router(plane, this))
     s.setExecutor(executor)
-    s.start()
+    ControlServer.startAsDaemon(s)
     s
   }
 
@@ -70,6 +70,24 @@ object ControlServer {
     * them a client that sends its headers byte by byte holds a handler thread for ever; with them it is cut off after
     * maxReqTime seconds. A value the user set is kept.
     */
+  /** The JDK server's dispatcher thread inherits daemon status from the thread that starts it. Started from a user
+    * thread it would keep the driver JVM alive after the application's main returned, so it is always started from a
+    * daemon thread.
+    */
+  private def startAsDaemon(server: HttpServer): Unit = {
+    var failure: Throwable = null
+    val t = new Thread(
+      () =>
+        try server.start()
+        catch { case e: Throwable => failure = e },
+      "stopstreaming-http-start"
+    )
+    t.setDaemon(true)
+    t.start()
+    t.join()
+    if (failure != null) throw failure
+  }
+
   private[rest] def applyConnectionLimits(): Unit = Seq(
     "sun.net.httpserver.maxReqTime" -> "10",
     "sun.net.httpserver.maxRspTime" -> "30",

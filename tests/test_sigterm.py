@@ -1,0 +1,94 @@
+"""SIGTERM to a spark-submit driver: the batch in flight completes, the process exits, and a restart
+from the checkpoint re-runs no batch."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+import stopstreaming
+from conftest import spark_env, wait_for
+
+APP = str(Path(__file__).with_name("apps") / "batch_logger_app.py")
+SUBMIT = os.path.join(os.path.dirname(sys.executable), "spark-submit")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _submit(checkpoint: str, log: str, out, port: int, *extra: str) -> subprocess.Popen:
+    cmd = [
+        SUBMIT,
+        "--master", "local[2]",
+        "--conf", "spark.ui.enabled=false",
+        "--conf", "spark.sql.shuffle.partitions=2",
+        "--jars", stopstreaming.jar_path(),
+        "--conf", f"spark.plugins={stopstreaming.PLUGIN_CLASS}",
+        "--conf", f"spark.stopstreaming.rest.port={port}",
+        *extra,
+        APP, checkpoint, log, "2",
+    ]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=spark_env())
+
+
+def _events(log: str) -> list[tuple[str, int]]:
+    if not os.path.exists(log):
+        return []
+    with open(log) as f:
+        return [(a, int(b)) for a, b in (line.split() for line in f if line.strip())]
+
+
+def _in_flight(log: str) -> bool:
+    ev = _events(log)
+    return sum(1 for k, _ in ev if k == "BEGIN") > sum(1 for k, _ in ev if k == "END")
+
+
+def test_sigterm_mid_batch_completes_the_batch_and_restart_repeats_nothing(tmpdir_path):
+    checkpoint, log = os.path.join(tmpdir_path, "ckpt"), os.path.join(tmpdir_path, "batches.log")
+    with open(os.path.join(tmpdir_path, "run1.out"), "w") as out:
+        proc = _submit(checkpoint, log, out, _free_port())
+        try:
+            wait_for(
+                lambda: sum(1 for k, _ in _events(log) if k == "END") >= 1 and _in_flight(log), timeout=180
+            )
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                with open(os.path.join(tmpdir_path, "run1.out")) as f:
+                    raise AssertionError(
+                        "the driver did not exit after SIGTERM:\n" + f.read()[-4000:]
+                    ) from None
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    first = _events(log)
+    begun = [b for k, b in first if k == "BEGIN"]
+    assert begun == [b for k, b in first if k == "END"], f"a batch was cut by SIGTERM: {first}"
+    with open(os.path.join(tmpdir_path, "run1.out")) as f:
+        assert "JVM shutdown: stopping 1 streaming queries gracefully" in f.read()
+
+    port = _free_port()
+    with open(os.path.join(tmpdir_path, "run2.out"), "w") as out:
+        proc = _submit(checkpoint, log, out, port)
+        try:
+            wait_for(lambda: len(_events(log)) > len(first) and not _in_flight(log), timeout=180)
+            r = requests.post(
+                f"http://127.0.0.1:{port}/api/v1/queries/batch-logger/stop", params={"wait": "60s"}
+            )
+            assert r.status_code == 200, r.text
+            proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    rerun = [b for k, b in _events(log)[len(first) :] if k == "BEGIN"]
+    assert rerun and rerun[0] == max(begun) + 1, f"first run {begun}, restart {rerun}"
