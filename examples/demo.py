@@ -19,7 +19,7 @@ PORT = int(os.environ.get("DEMO_PORT", "8558"))
 
 def main() -> int:
     builder = (
-        SparkSession.builder.master("local[2]")
+        SparkSession.builder.master(os.environ.get("DEMO_MASTER", "local[2]"))
         .appName("stopstreaming-demo")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")

@@ -3,7 +3,7 @@ package io.github.stopstreaming.examples
 import io.github.stopstreaming.extensions.StreamingQueryOps._
 import io.github.stopstreaming.extensions.conf.{FileSystemStopConfig, RestStopConfig, StopConfig}
 import org.apache.spark.sql.{DataFrame, SparkSession}
-import org.apache.spark.sql.streaming.Trigger
+import org.apache.spark.sql.streaming.{StreamingQuery, Trigger}
 
 /** A streaming job to try stopstreaming with `spark-submit`:
   * {{{
@@ -21,6 +21,26 @@ object StopStreamingExample {
     val batchMs = opts.get("batch-ms").map(_.toLong).getOrElse(500L)
     val spark = SparkSession.builder().appName(s"stopstreaming-$name").getOrCreate()
 
+    val count = opts.get("queries").map(_.toInt).getOrElse(1)
+    val names = if (count == 1) Seq(name) else (1 to count).map(i => s"$name-$i")
+    val queries = names.map(n => start(spark, n, opts, batchMs))
+
+    val config: Option[StopConfig] =
+      opts
+        .get("rest-port")
+        .map(p => RestStopConfig(port = p.toInt))
+        .orElse(opts.get("stop-dir").map(FileSystemStopConfig(_)))
+    queries.foreach { query =>
+      config match {
+        case Some(c) => query.awaitExternalTermination(c)
+        case None => query.awaitExternalTermination()
+      }
+      System.out.println(s"QUERY STOPPED ${query.id}")
+    }
+    spark.stop()
+  }
+
+  private def start(spark: SparkSession, name: String, opts: Map[String, String], batchMs: Long): StreamingQuery = {
     val writer = spark.readStream
       .format("rate")
       .option("rowsPerSecond", "10")
@@ -34,19 +54,8 @@ object StopStreamingExample {
         val rows = df.count()
         System.out.println(s"BATCH END $id rows=$rows")
       }
-    val query = opts.get("checkpoint").fold(writer)(dir => writer.option("checkpointLocation", dir)).start()
+    val query = opts.get("checkpoint").fold(writer)(dir => writer.option("checkpointLocation", s"$dir/$name")).start()
     System.out.println(s"QUERY STARTED ${query.id} name=$name")
-
-    val config: Option[StopConfig] =
-      opts
-        .get("rest-port")
-        .map(p => RestStopConfig(port = p.toInt))
-        .orElse(opts.get("stop-dir").map(FileSystemStopConfig(_)))
-    config match {
-      case Some(c) => query.awaitExternalTermination(c)
-      case None => query.awaitExternalTermination()
-    }
-    System.out.println(s"QUERY STOPPED ${query.id}")
-    spark.stop()
+    query
   }
 }
