@@ -6,6 +6,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 SPARK_VERSION ?= 4.1.4
+# The Spark 3.5 line is compiled against this release (Scala 2.12); the 4.x line against build.sbt's.
+SPARK3_BUILD_VERSION ?= 3.5.8
+MATRIX ?= 3.5.8 4.0.5 4.1.4 4.2.1 4.3.0
 PYTHON ?= python3
 VENV ?= .venv
 SBT := ./sbt
@@ -18,12 +21,13 @@ SBT_LAUNCHER := $(HOME)/.sbt/launchers/$(SBT_VERSION)/sbt-launch-$(SBT_VERSION).
 SETUP_STAMP := $(VENV)/.setup-pyspark-$(SPARK_VERSION)
 PYTEST_ARGS ?=
 
-.PHONY: help setup build jar wheel test test-scala test-python demo bench lint fmt clean
+.PHONY: help setup build jar wheel test test-scala test-python test-matrix demo bench lint fmt clean
 
 help:
 	@echo "make setup   sbt launcher + $(VENV) with PySpark $(SPARK_VERSION) and dev tools"
 	@echo "make build   plugin jar + wheel (jar inside), installed into $(VENV)"
 	@echo "make test    Scala tests + pytest against real Spark (the test command)"
+	@echo "make test-matrix  pytest against PySpark $(MATRIX), each in its own virtualenv"
 	@echo "make demo    local Spark with the plugin, demo queries, control server on localhost:8558"
 	@echo "make bench   benchmarks; writes bench/results/latest.json"
 	@echo "make lint    scalafmt check + ruff"
@@ -42,10 +46,13 @@ $(SETUP_STAMP): requirements-dev.txt
 	$(PIP) install -q "pyspark[connect]==$(SPARK_VERSION)" -r requirements-dev.txt
 	touch $@
 
+# One jar per Spark line; the wheel carries both and picks the one of the running PySpark.
 jar: $(SBT_LAUNCHER)
 	$(SBT) jvm/assembly < /dev/null
+	$(SBT) -Dspark.version=$(SPARK3_BUILD_VERSION) jvm/assembly < /dev/null
 	rm -f $(JAR_DIR)/*.jar
-	cp jvm/target/scala-*/stopstreaming-spark*-$(VERSION)-assembly.jar $(JAR_DIR)/
+	cp jvm/target/scala-2.13/stopstreaming-spark4_2.13-$(VERSION)-assembly.jar \
+	   jvm/target/scala-2.12/stopstreaming-spark3_2.12-$(VERSION)-assembly.jar $(JAR_DIR)/
 
 wheel: $(SETUP_STAMP)
 	rm -rf python/dist python/build
@@ -61,6 +68,10 @@ test-python: build
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 test: build test-scala test-python
+
+# Each PySpark in its own virtualenv (.venv-matrix/<version>); prints version -> passed/failed/skipped.
+test-matrix: build
+	$(PY) tests/run_matrix.py --python $(PYTHON) $(MATRIX)
 
 demo: build
 	$(PY) examples/demo.py
@@ -78,5 +89,5 @@ fmt: setup
 	$(PY) -m ruff format python tests bench
 
 clean:
-	rm -rf jvm/target target project/target project/project python/dist python/build \
+	rm -rf jvm/target target project/target project/project python/dist python/build .venv-matrix \
 	  python/src/*.egg-info $(JAR_DIR)/*.jar bench/results .pytest_cache

@@ -14,23 +14,41 @@ from stopstreaming import session as ss
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_jar_path_points_at_the_shipped_jar():
+def test_jar_path_points_at_the_jar_of_the_installed_pyspark():
+    import pyspark
+
     jar = Path(stopstreaming.jar_path())
     assert jar.is_file()
     assert jar.parent.name == "jars" and jar.parent.parent.name == "stopstreaming"
-    assert f"-{stopstreaming.__version__}-assembly.jar" in jar.name
+    line = "spark3_2.12" if pyspark.__version__.startswith("3.") else "spark4_2.13"
+    assert jar.name == f"stopstreaming-{line}-{stopstreaming.__version__}-assembly.jar"
 
 
-def test_wheel_holds_exactly_one_jar():
+def test_jar_choice_by_spark_version():
+    assert stopstreaming.spark_line("3.5.8") == "spark3_2.12"
+    for v in ("4.0.1", "4.1.4", "4.2.0", "4.3.0"):
+        assert stopstreaming.spark_line(v) == "spark4_2.13"
+    assert stopstreaming.jar_path("3.5.1").endswith(f"spark3_2.12-{stopstreaming.__version__}-assembly.jar")
+    for v in ("3.4.4", "2.4.8", "5.0.0", "banana"):
+        with pytest.raises(stopstreaming.UnsupportedSparkVersionError):
+            stopstreaming.jar_path(v)
+
+
+def test_wheel_holds_one_jar_per_spark_line():
     wheels = sorted((ROOT / "python" / "dist").glob(f"stopstreaming-{stopstreaming.__version__}-*.whl"))
     assert wheels, "make build writes the wheel to python/dist; make test runs it first"
     names = zipfile.ZipFile(wheels[-1]).namelist()
-    jars = [n for n in names if n.endswith(".jar")]
-    assert len(jars) == 1 and jars[0].startswith("stopstreaming/jars/"), jars
+    jars = sorted(n for n in names if n.endswith(".jar"))
+    v = stopstreaming.__version__
+    assert jars == [
+        f"stopstreaming/jars/stopstreaming-spark3_2.12-{v}-assembly.jar",
+        f"stopstreaming/jars/stopstreaming-spark4_2.13-{v}-assembly.jar",
+    ], jars
 
 
-def test_jar_shades_its_dependencies():
-    names = zipfile.ZipFile(stopstreaming.jar_path()).namelist()
+@pytest.mark.parametrize("spark_version", ["3.5.8", "4.1.4"])
+def test_jar_shades_its_dependencies(spark_version):
+    names = zipfile.ZipFile(stopstreaming.jar_path(spark_version)).namelist()
     classes = [n for n in names if n.endswith(".class")]
     assert classes and all(n.startswith("io/github/stopstreaming/") for n in classes), [
         n for n in classes if not n.startswith("io/github/stopstreaming/")

@@ -20,8 +20,9 @@ from stopstreaming.errors import (
     StopStreamingError,
     StopTimeoutError,
     UnsupportedInSparkConnectError,
+    UnsupportedSparkVersionError,
 )
-from stopstreaming.jar import __version__, jar_path
+from stopstreaming.jar import SUPPORTED_SPARK, __version__, jar_path, spark_line
 from stopstreaming.session import PLUGIN_CLASS, configure, control_url, is_connect_session
 from stopstreaming.streaming import await_external_termination
 
@@ -43,7 +44,9 @@ __all__ = [
     "StopStreamingClient",
     "StopStreamingError",
     "StopTimeoutError",
+    "SUPPORTED_SPARK",
     "UnsupportedInSparkConnectError",
+    "UnsupportedSparkVersionError",
     "__version__",
     "await_external_termination",
     "configure",
@@ -52,4 +55,5 @@ __all__ = [
     "is_connect_session",
     "jar_path",
     "load_config",
+    "spark_line",
 ]

@@ -11,6 +11,10 @@ class JarNotFoundError(StopStreamingError):
     """The plugin jar is missing from the installed package."""
 
 
+class UnsupportedSparkVersionError(StopStreamingError):
+    """The running (or named) Spark version has no stopstreaming jar."""
+
+
 class JarVersionMismatchError(StopStreamingError):
     """The JVM runs a plugin jar of another version than this Python package."""
 
