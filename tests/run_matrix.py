@@ -23,6 +23,10 @@ def run(cmd: list[str], **kw) -> None:
     subprocess.run(cmd, check=True, **kw)
 
 
+# PySpark 3.5's Spark Connect client needs NumPy 1.x, which current pyarrow and pandas do not take.
+EXTRA = {"3.": ["pyarrow<17", "pandas<2.3", "numpy<2"]}
+
+
 def one(python: str, version: str) -> dict:
     venv = ROOT / ".venv-matrix" / version
     py = venv / "bin" / "python"
