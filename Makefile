@@ -27,7 +27,7 @@ help:
 	@echo "make setup   sbt launcher + $(VENV) with PySpark $(SPARK_VERSION) and dev tools"
 	@echo "make build   plugin jar + wheel (jar inside), installed into $(VENV)"
 	@echo "make test    Scala tests + pytest against real Spark (the test command)"
-	@echo "make test-matrix  pytest against PySpark $(MATRIX), each in its own virtualenv"
+	@echo "make test-matrix  Scala tests on Spark $(SPARK3_BUILD_VERSION), pytest on PySpark $(MATRIX)"
 	@echo "make demo    local Spark with the plugin, demo queries, control server on localhost:8558"
 	@echo "make bench   benchmarks; writes bench/results/latest.json"
 	@echo "make lint    scalafmt check + ruff"
@@ -71,6 +71,7 @@ test: build test-scala test-python
 
 # Each PySpark in its own virtualenv (.venv-matrix/<version>); prints version -> passed/failed/skipped.
 test-matrix: build
+	$(SBT) -Dspark.version=$(SPARK3_BUILD_VERSION) jvm/test < /dev/null
 	$(PY) tests/run_matrix.py --python $(PYTHON) $(MATRIX)
 
 demo: build

@@ -4,10 +4,13 @@ the plugin. Prints one JSON line with what it saw."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
+import pyspark
 import requests
 from pyspark.sql import SparkSession
 
@@ -20,6 +23,25 @@ builder = (
     .config("spark.ui.enabled", "false")
     .config("spark.sql.shuffle.partitions", "2")
 )
+if pyspark.__version__.startswith("3."):
+    # PySpark 3.5 does not ship the Connect server: fetch it by its Maven coordinates (cached),
+    # the same patch release if the registry has it, else the nearest earlier 3.5 one.
+    major_minor, patch = pyspark.__version__.rsplit(".", 1)
+    jar = None
+    for p in range(int(patch), -1, -1):
+        jar_dir = Path.home() / ".cache" / "stopstreaming" / f"spark-connect-{major_minor}.{p}"
+        if not list(jar_dir.glob("*.jar")):
+            subprocess.run(
+                ["mvn", "-q", "-B", "org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy",
+                 f"-Dartifact=org.apache.spark:spark-connect_2.12:{major_minor}.{p}",
+                 f"-DoutputDirectory={jar_dir}"],
+                cwd=str(Path.home()), capture_output=True,
+            )  # fmt: skip
+        jar = next(jar_dir.glob("*.jar"), None)
+        if jar:
+            break
+    assert jar, "no spark-connect_2.12 jar for this Spark 3.5 could be fetched"
+    builder = builder.config("spark.jars", str(jar))
 spark = stopstreaming.configure(builder, rest_port=0, rest_host="127.0.0.1", auth_token=TOKEN).getOrCreate()
 out: dict = {"connect": stopstreaming.is_connect_session(spark)}
 url = stopstreaming.control_url(spark)

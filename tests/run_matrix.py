@@ -33,18 +33,9 @@ def one(python: str, version: str) -> dict:
     if not (venv / ".ready").exists():
         run([python, "-m", "venv", "--clear", str(venv)])
         run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"])
-        run(
-            [
-                str(py),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                f"pyspark[connect]=={version}",
-                "-r",
-                str(ROOT / "requirements-dev.txt"),
-            ]
-        )
+        extra = next((pins for prefix, pins in EXTRA.items() if version.startswith(prefix)), [])
+        req = str(ROOT / "requirements-dev.txt")
+        run([str(py), "-m", "pip", "install", "-q", f"pyspark[connect]=={version}", *extra, "-r", req])
         (venv / ".ready").touch()
     wheel = sorted(glob.glob(str(ROOT / "python" / "dist" / "stopstreaming-*-py3-none-any.whl")))[-1]
     run([str(py), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", wheel])

@@ -15,7 +15,7 @@ def test_connect_session_queries_are_registered_and_stopped_over_http():
         [sys.executable, str(Path(__file__).with_name("connect_app.py"))],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=240,
         env={**os.environ, "PYSPARK_PYTHON": sys.executable},
     )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]

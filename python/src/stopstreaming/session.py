@@ -21,6 +21,7 @@ T = TypeVar("T")
 
 PLUGIN_CLASS = "io.github.stopstreaming.StopStreamingPlugin"
 _FACADE = "io.github.stopstreaming.python.PythonFacade"
+_CONNECT_PLUGIN = "org.apache.spark.sql.connect.SparkConnectPlugin"
 
 # Keyword options of configure(): python name -> (Spark conf key, accepted Python types).
 _OPTIONS: dict[str, tuple[str, tuple[type, ...]]] = {
@@ -91,6 +92,8 @@ def configure(builder: Any, **options: Any) -> Any:
         builder.config(
             "spark.plugins.defaultList", _append(current.get("spark.plugins.defaultList"), PLUGIN_CLASS)
         )
+        # PySpark 3.5 adds its Connect plugin only when spark.plugins is unset, so name it too.
+        builder.config("spark.plugins", _append(builder._options.get("spark.plugins"), _CONNECT_PLUGIN))
     for key, value in conf_entries.items():
         builder.config(key, value)
 
