@@ -78,6 +78,19 @@ lazy val jvm = (project in file("jvm"))
     assembly / assemblyShadeRules := Seq(
       ShadeRule.rename("com.typesafe.config.**" -> "io.github.stopstreaming.shaded.config.@1").inAll
     ),
+    // What publishLocal / publishM2 ship is the assembly, with no dependency left in its POM:
+    // `spark-submit --packages` then needs nothing beyond this one artifact.
+    Compile / packageBin := assembly.value,
+    pomPostProcess := { node =>
+      import scala.xml.{Elem, Node}
+      import scala.xml.transform.{RewriteRule, RuleTransformer}
+      new RuleTransformer(new RewriteRule {
+        override def transform(n: Node): Seq[Node] = n match {
+          case e: Elem if e.label == "dependencies" => Seq.empty
+          case other => other
+        }
+      }).transform(node).head
+    },
     assembly / assemblyMergeStrategy := {
       case PathList("META-INF", "MANIFEST.MF") => MergeStrategy.discard
       case PathList("META-INF", xs @ _*) if xs.lastOption.exists(_.endsWith(".SF")) => MergeStrategy.discard

@@ -210,6 +210,15 @@ def run_cli(
     return subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env, timeout=120)
 
 
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def spark_env() -> dict[str, str]:
     """Environment for spark-submit / spark-class of the installed PySpark, whatever PATH holds."""
     import pyspark
