@@ -73,7 +73,7 @@ def test_stop_file_with_bad_content_stops_nothing_and_says_why(spark, api, stop_
     with open(path, "w", encoding="utf-8") as f:
         f.write('{"mode": "violent"}')
     wait_for(lambda: os.path.exists(path + ".error"), what="an error file next to the stop file")
-    assert not os.path.exists(path)
+    assert not os.path.exists(path), "the stop file is removed before the error file is written"
     with open(path + ".error", encoding="utf-8") as f:
         assert "violent" in f.read()
     os.remove(path + ".error")

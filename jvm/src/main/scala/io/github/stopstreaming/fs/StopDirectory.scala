@@ -104,12 +104,13 @@ final class StopDirectory(val dir: Path, val fs: FileSystem, plane: ControlPlane
           case _ => None
         }
     }
+    // The stop file goes first, so whoever sees the error file finds the request handled.
+    try fs.delete(path, false)
+    catch { case NonFatal(e) => log.warn(s"could not remove handled stop file $path: ${e.getMessage}") }
     outcome.foreach { why =>
       log.warn(s"stop file $path $why")
       writeQuietly(new Path(dir, fileName + ".error"), why + "\n")
     }
-    try fs.delete(path, false)
-    catch { case NonFatal(e) => log.warn(s"could not remove handled stop file $path: ${e.getMessage}") }
   }
 
   private def isPlainName(s: String): Boolean = s.nonEmpty && !s.startsWith(".") && !s.exists(_.isControl)
