@@ -28,6 +28,8 @@ final class StopDirectory(val dir: Path, val fs: FileSystem, plane: ControlPlane
 
   private val watched = new ConcurrentHashMap[UUID, Watched]()
   private val failures = new FailureLog(log, s"listing of stop directory $dir")
+  // Stop files of the previous listing, with what it saw of them; only this thread touches it.
+  private var lastStopFiles = Map.empty[String, (Long, Long)]
 
   def isEmpty: Boolean = watched.isEmpty
 
@@ -73,7 +75,14 @@ final class StopDirectory(val dir: Path, val fs: FileSystem, plane: ControlPlane
         case NonFatal(e) => failures.failed(s"${e.getClass.getSimpleName}: ${e.getMessage}"); return
       }
     val names = listing.iterator.map(_.getPath.getName).toSet
-    names.filter(_.endsWith(MarkerFiles.StopSuffix)).foreach(handleStopFile)
+    // A stop file is handled once two listings in a row saw it the same (length and time), so a
+    // file still being written is never read half-way.
+    val stopFiles = listing
+      .filter(_.getPath.getName.endsWith(MarkerFiles.StopSuffix))
+      .map(st => st.getPath.getName -> (st.getLen, st.getModificationTime))
+      .toMap
+    stopFiles.foreach { case (name, seen) => if (lastStopFiles.get(name).contains(seen)) handleStopFile(name) }
+    lastStopFiles = stopFiles
     watched.values.asScala.foreach { w =>
       if (!w.created) createMarker(w)
       else if (!names.contains(w.path.getName) && w.query.isRunning && confirmedGone(w.path)) {
