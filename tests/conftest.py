@@ -219,6 +219,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def read_batch_log(path: str) -> list[tuple[str, int]]:
+    """The ``BEGIN n`` / ``END n`` lines a spark-submit test application wrote, in order."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [(a, int(b)) for a, b in (line.split() for line in f if line.strip())]
+
+
+def batch_in_flight(path: str) -> bool:
+    """Whether the logged batches include one that began and has not ended."""
+    ev = read_batch_log(path)
+    return sum(k == "BEGIN" for k, _ in ev) > sum(k == "END" for k, _ in ev)
+
+
 def spark_env() -> dict[str, str]:
     """Environment for spark-submit / spark-class of the installed PySpark, whatever PATH holds."""
     import pyspark

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 
 import pytest
@@ -11,13 +10,7 @@ import requests
 from pyspark.errors import StreamingQueryException
 
 import stopstreaming
-from conftest import TOKEN, start_noop, wait_for
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import TOKEN, free_port, start_noop, wait_for
 
 
 def _await_in_thread(query, config=None):
@@ -44,7 +37,7 @@ def test_returns_after_an_http_stop_with_the_plugin_settings(spark, api):
 
 
 def test_rest_stop_config_on_a_second_port(spark, api):
-    port = _free_port()
+    port = free_port()
     q = start_noop(spark)
     t, box = _await_in_thread(q, stopstreaming.RestStopConfig(port=port))
     url = f"http://127.0.0.1:{port}/stop/{q.id}"

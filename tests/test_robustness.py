@@ -22,7 +22,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import TOKEN, spark_env, start_noop, wait_for
+from conftest import TOKEN, free_port, read_batch_log, spark_env, start_noop, wait_for
 
 _segment = st.one_of(
     st.sampled_from(
@@ -164,24 +164,6 @@ def test_slow_and_broken_clients_do_not_block_others(api):
 APP = os.path.join(os.path.dirname(__file__), "apps", "batch_logger_app.py")
 
 
-def _log_events(path: str) -> list[tuple[str, int]]:
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [(a, int(b)) for a, b in (ln.split() for ln in f if ln.strip())]
-
-
-def _in_flight(path: str) -> bool:
-    ev = _log_events(path)
-    return sum(k == "BEGIN" for k, _ in ev) > sum(k == "END" for k, _ in ev)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_restart_loop_processes_every_batch_exactly_once(spark, api, stop_dir, tmpdir_path):
     """20 cycles of restart from one checkpoint and a graceful stop at a random moment, by HTTP,
     by marker file, or by SIGTERM to a spark-submit driver; every batch id ends exactly once."""
@@ -202,9 +184,9 @@ def test_restart_loop_processes_every_batch_exactly_once(spark, api, stop_dir, t
     for cycle in range(20):
         kind = ("http", "file", "sigterm")[cycle % 3]
         kinds.append(kind)
-        before = len(_log_events(log))
+        before = len(read_batch_log(log))
         if kind == "sigterm":
-            port = _free_port()
+            port = free_port()
             cmd = [
                 os.path.join(spark_env()["SPARK_HOME"], "bin", "spark-submit"),
                 "--master", "local[2]", "--conf", "spark.ui.enabled=false",
@@ -217,7 +199,7 @@ def test_restart_loop_processes_every_batch_exactly_once(spark, api, stop_dir, t
             )
             try:
                 wait_for(
-                    lambda b=before: len(_log_events(log)) > b, timeout=180, what="a batch after restart"
+                    lambda b=before: len(read_batch_log(log)) > b, timeout=180, what="a batch after restart"
                 )
                 time.sleep(rng.uniform(0, 1.0))
                 proc.send_signal(signal.SIGTERM)
@@ -231,7 +213,7 @@ def test_restart_loop_processes_every_batch_exactly_once(spark, api, stop_dir, t
             .writeStream.queryName("restart-loop").foreachBatch(sink)
             .option("checkpointLocation", checkpoint).trigger(processingTime="200 milliseconds").start()
         )  # fmt: skip
-        wait_for(lambda b=before: len(_log_events(log)) > b, timeout=60, what="a batch after restart")
+        wait_for(lambda b=before: len(read_batch_log(log)) > b, timeout=60, what="a batch after restart")
         time.sleep(rng.uniform(0, 1.0))
         if kind == "http":
             assert api.post(f"/api/v1/queries/{q.id}/stop").status_code in (200, 202)
@@ -241,7 +223,7 @@ def test_restart_loop_processes_every_batch_exactly_once(spark, api, stop_dir, t
             os.remove(marker)
         q.awaitTermination()
 
-    events = _log_events(log)
+    events = read_batch_log(log)
     ends = [b for k, b in events if k == "END"]
     begins = [b for k, b in events if k == "BEGIN"]
     duplicates = len(ends) - len(set(ends))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,16 +12,10 @@ from pathlib import Path
 import requests
 
 import stopstreaming
-from conftest import spark_env, wait_for
+from conftest import batch_in_flight, free_port, read_batch_log, spark_env, wait_for
 
 APP = str(Path(__file__).with_name("apps") / "batch_logger_app.py")
 SUBMIT = os.path.join(os.path.dirname(sys.executable), "spark-submit")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _submit(checkpoint: str, log: str, out, port: int, *extra: str) -> subprocess.Popen:
@@ -40,25 +33,14 @@ def _submit(checkpoint: str, log: str, out, port: int, *extra: str) -> subproces
     return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=spark_env())
 
 
-def _events(log: str) -> list[tuple[str, int]]:
-    if not os.path.exists(log):
-        return []
-    with open(log) as f:
-        return [(a, int(b)) for a, b in (line.split() for line in f if line.strip())]
-
-
-def _in_flight(log: str) -> bool:
-    ev = _events(log)
-    return sum(1 for k, _ in ev if k == "BEGIN") > sum(1 for k, _ in ev if k == "END")
-
-
 def test_sigterm_mid_batch_completes_the_batch_and_restart_repeats_nothing(tmpdir_path):
     checkpoint, log = os.path.join(tmpdir_path, "ckpt"), os.path.join(tmpdir_path, "batches.log")
     with open(os.path.join(tmpdir_path, "run1.out"), "w") as out:
-        proc = _submit(checkpoint, log, out, _free_port())
+        proc = _submit(checkpoint, log, out, free_port())
         try:
             wait_for(
-                lambda: sum(1 for k, _ in _events(log) if k == "END") >= 1 and _in_flight(log), timeout=180
+                lambda: sum(1 for k, _ in read_batch_log(log) if k == "END") >= 1 and batch_in_flight(log),
+                timeout=180,
             )
             proc.send_signal(signal.SIGTERM)
             try:
@@ -71,17 +53,17 @@ def test_sigterm_mid_batch_completes_the_batch_and_restart_repeats_nothing(tmpdi
         finally:
             if proc.poll() is None:
                 proc.kill()
-    first = _events(log)
+    first = read_batch_log(log)
     begun = [b for k, b in first if k == "BEGIN"]
     assert begun == [b for k, b in first if k == "END"], f"a batch was cut by SIGTERM: {first}"
     with open(os.path.join(tmpdir_path, "run1.out")) as f:
         assert "JVM shutdown: stopping 1 streaming queries gracefully" in f.read()
 
-    port = _free_port()
+    port = free_port()
     with open(os.path.join(tmpdir_path, "run2.out"), "w") as out:
         proc = _submit(checkpoint, log, out, port)
         try:
-            wait_for(lambda: len(_events(log)) > len(first) and not _in_flight(log), timeout=180)
+            wait_for(lambda: len(read_batch_log(log)) > len(first) and not batch_in_flight(log), timeout=180)
             r = requests.post(
                 f"http://127.0.0.1:{port}/api/v1/queries/batch-logger/stop", params={"wait": "60s"}
             )
@@ -90,5 +72,5 @@ def test_sigterm_mid_batch_completes_the_batch_and_restart_repeats_nothing(tmpdi
         finally:
             if proc.poll() is None:
                 proc.kill()
-    rerun = [b for k, b in _events(log)[len(first) :] if k == "BEGIN"]
+    rerun = [b for k, b in read_batch_log(log)[len(first) :] if k == "BEGIN"]
     assert rerun and rerun[0] == max(begun) + 1, f"first run {begun}, restart {rerun}"

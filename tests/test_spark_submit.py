@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,19 +10,13 @@ import time
 import requests
 
 import stopstreaming
-from conftest import spark_env, wait_for
+from conftest import free_port, spark_env, wait_for
 
 BIN = os.path.dirname(sys.executable)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_example_app_under_spark_submit_stops_gracefully(tmpdir_path):
-    port = _free_port()
+    port = free_port()
     log_path = os.path.join(tmpdir_path, "app.log")
     cmd = [
         os.path.join(BIN, "spark-submit"),

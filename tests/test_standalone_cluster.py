@@ -5,7 +5,6 @@ the worker), each listed over HTTP and stopped over HTTP and by marker file."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from pathlib import Path
 
@@ -13,15 +12,9 @@ import pytest
 import requests
 
 import stopstreaming
-from conftest import spark_env, wait_for
+from conftest import free_port, spark_env, wait_for
 
 APPS = Path(__file__).with_name("apps")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env() -> dict[str, str]:
@@ -42,7 +35,7 @@ def _json(url: str) -> dict | None:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     work = tmp_path_factory.mktemp("cluster")
-    port, ui, worker_ui = _free_port(), _free_port(), _free_port()
+    port, ui, worker_ui = free_port(), free_port(), free_port()
     master_url = f"spark://127.0.0.1:{port}"
     logs = [open(work / "master.log", "w"), open(work / "worker.log", "w")]
     cls = _bin("spark-class")
@@ -151,7 +144,7 @@ def _stop_both(url: str, stop_dir: Path, http_name: str, file_name: str) -> None
 
 
 def test_python_app_in_client_mode(cluster, tmp_path):
-    port, stop_dir = _free_port(), tmp_path / "stop"
+    port, stop_dir = free_port(), tmp_path / "stop"
     url = f"http://127.0.0.1:{port}"
     with open(tmp_path / "app.log", "w") as log:
         proc = subprocess.Popen(
@@ -169,7 +162,7 @@ def test_python_app_in_client_mode(cluster, tmp_path):
 
 
 def test_scala_example_in_cluster_deploy_mode(cluster, tmp_path):
-    port, stop_dir = _free_port(), tmp_path / "stop"
+    port, stop_dir = free_port(), tmp_path / "stop"
     url = f"http://127.0.0.1:{port}"
     submit = subprocess.run(
         [_bin("spark-submit"), "--master", cluster["master"], "--deploy-mode", "cluster",
