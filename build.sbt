@@ -1,6 +1,7 @@
-// One build for the driver plugin. The Spark line is chosen by a system property
-// (./sbt -Dspark.version=3.5.7 ...): Spark 4.x builds with Scala 2.13, Spark 3.x with
-// Scala 2.12, and each line may add sources from jvm/src/main/scala-spark-<major>/.
+// One build for the driver plugin (jvm/) and its example application (examples/scala/). The
+// Spark line is chosen by a system property (./sbt -Dspark.version=3.5.8 ...): Spark 4.x builds
+// with Scala 2.13, Spark 3.x with Scala 2.12. Every Spark internal the plugin relies on is found
+// by reflection at run time (core/StreamInternals.scala), so no line needs sources of its own.
 
 import scala.sys.process._
 
@@ -41,7 +42,7 @@ val sparkJavaOptions = Seq(
 )
 
 lazy val root = (project in file("."))
-  .aggregate(jvm)
+  .aggregate(jvm, examples)
   .settings(publish / skip := true, name := "stopstreaming-root")
 
 lazy val jvm = (project in file("jvm"))
@@ -49,10 +50,6 @@ lazy val jvm = (project in file("jvm"))
     name := s"stopstreaming-spark$sparkMajor",
     scalacOptions ++= Seq("-deprecation", "-feature", "-unchecked", "-release", "17"),
     javacOptions ++= Seq("--release", "17"),
-    Compile / unmanagedSourceDirectories +=
-      (Compile / sourceDirectory).value / s"scala-spark-$sparkMajor",
-    Test / unmanagedSourceDirectories +=
-      (Test / sourceDirectory).value / s"scala-spark-$sparkMajor",
     libraryDependencies ++= Seq(
       "org.apache.spark" %% "spark-sql" % sparkVersion % Provided,
       "com.typesafe" % "config" % "1.4.3",
@@ -69,8 +66,8 @@ lazy val jvm = (project in file("jvm"))
     Test / testForkedParallel := false,
     Test / javaOptions ++= sparkJavaOptions ++ Seq("-Xmx2g", "-Dspark.ui.enabled=false"),
     Test / testOptions += Tests.Argument(TestFrameworks.ScalaTest, "-oD"),
-    Compile / run / fork := true,
-    Compile / run / javaOptions ++= sparkJavaOptions,
+    Test / run / fork := true,
+    Test / run / javaOptions ++= sparkJavaOptions,
     // The assembly carries our code and every non-Spark dependency, relocated under our
     // package so it cannot clash with whatever a user's application brings.
     assembly / assemblyJarName := s"${name.value}_${scalaBinaryVersion.value}-${version.value}-assembly.jar",
@@ -97,4 +94,16 @@ lazy val jvm = (project in file("jvm"))
       case "module-info.class" => MergeStrategy.discard
       case x => (assembly / assemblyMergeStrategy).value(x)
     }
+  )
+
+// A streaming job to try the plugin with spark-submit; kept out of the plugin's own jar.
+lazy val examples = (project in file("examples/scala"))
+  .dependsOn(jvm)
+  .settings(
+    name := s"stopstreaming-examples-spark$sparkMajor",
+    publish / skip := true,
+    scalacOptions ++= Seq("-deprecation", "-feature", "-release", "17"),
+    libraryDependencies += "org.apache.spark" %% "spark-sql" % sparkVersion % Provided,
+    Compile / packageBin / artifactPath :=
+      (ThisBuild / baseDirectory).value / "target" / "examples" / s"${name.value}_${scalaBinaryVersion.value}.jar"
   )

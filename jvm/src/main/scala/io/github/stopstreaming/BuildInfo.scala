@@ -2,7 +2,7 @@ package io.github.stopstreaming
 
 import java.util.Properties
 
-/** The version this jar was built as, and the Spark line it was built for. */
+/** The version this jar was built as (the Python package checks it against its own). */
 object BuildInfo {
   private val props: Properties = {
     val p = new Properties()
@@ -14,6 +14,4 @@ object BuildInfo {
   }
 
   val version: String = props.getProperty("version", "unknown")
-  val sparkVersion: String = props.getProperty("spark", "unknown")
-  val scalaBinaryVersion: String = props.getProperty("scala", "unknown")
 }

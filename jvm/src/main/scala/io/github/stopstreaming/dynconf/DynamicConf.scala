@@ -1,13 +1,14 @@
 package io.github.stopstreaming.dynconf
 
-import io.github.stopstreaming.control.ControlPlane
+import io.github.stopstreaming.core.DynamicConfStore
+import io.github.stopstreaming.runtime.StopStreamingRuntime
 
 /** What a streaming job reads on the driver (in `foreachBatch`, or while building a batch):
   * `DynamicConf.getOrElse("threshold", "10")`. No network call, no lock; a value changed over HTTP is seen by every
   * read that starts after the change was answered.
   */
 object DynamicConf {
-  private def store: Option[DynamicConfStore] = ControlPlane.current.map(_.dynamicConf)
+  private def store: Option[DynamicConfStore] = StopStreamingRuntime.plane.map(_.dynamicConf)
 
   /** The current value of `key`, if set. */
   def get(key: String): Option[String] = store.flatMap(_.get(key)).map(_.value)

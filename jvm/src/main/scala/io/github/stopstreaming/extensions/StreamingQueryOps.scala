@@ -1,10 +1,14 @@
 package io.github.stopstreaming.extensions
 
-import io.github.stopstreaming.control.ControlPlane
-import io.github.stopstreaming.extensions.conf.StopConfig
+import io.github.stopstreaming.core.{StopMode, StopOutcome, StopRequest, StopSource, StopState}
+import io.github.stopstreaming.extensions.conf.{FileSystemStopConfig, RestStopConfig, StopConfig}
+import io.github.stopstreaming.plugin.SessionAttach
+import io.github.stopstreaming.runtime.StopStreamingRuntime
 import org.apache.spark.sql.streaming.StreamingQuery
 
-/** `import io.github.stopstreaming.extensions.StreamingQueryOps._` adds `awaitExternalTermination`. */
+/** `import io.github.stopstreaming.extensions.StreamingQueryOps._` adds `awaitExternalTermination` (compatible with the
+  * stopstreaming 0.x API) and `requestStop` to a `StreamingQuery`.
+  */
 object StreamingQueryOps {
 
   implicit class ExternalTermination(val query: StreamingQuery) extends AnyVal {
@@ -14,14 +18,38 @@ object StreamingQueryOps {
       * as `awaitTermination()` does.
       */
     def awaitExternalTermination(config: StopConfig): Unit = {
-      ControlPlane.getOrStart(query.sparkSession).attach(query, config)
+      attach(runtime, query, config)
       query.awaitTermination()
     }
 
     /** The same with the plugin's own settings (`spark.stopstreaming.*`). */
     def awaitExternalTermination(): Unit = {
-      ControlPlane.getOrStart(query.sparkSession).register(query)
+      runtime.plane.register(query)
       query.awaitTermination()
     }
+
+    /** Asks the control plane to stop this query (mode and timeout default to the configured ones) and returns at once
+      * with the stop's state; wait for the end with `awaitTermination()`.
+      */
+    def requestStop(mode: Option[StopMode] = None, timeoutMs: Option[Long] = None): StopState = {
+      val rt = runtime
+      rt.plane.register(query)
+      rt.plane.requestStop(query.id.toString, StopRequest(mode, timeoutMs), StopSource.Api) match {
+        case StopOutcome.Accepted(_, state) => state
+        case StopOutcome.AlreadyEnded(e) => e.stop.orNull
+        case other => throw new IllegalStateException(s"query ${query.id}: $other")
+      }
+    }
+
+    private def runtime: StopStreamingRuntime = SessionAttach.runtimeFor(query.sparkSession)
   }
+
+  /** Registers `query` and listens for its stop as `config` says. */
+  private[stopstreaming] def attach(rt: StopStreamingRuntime, query: StreamingQuery, config: StopConfig): Unit =
+    config match {
+      case r: RestStopConfig =>
+        rt.attachRest(rt.plane.register(query), r.host, r.port, r.stopPath, RestStopConfig.DefaultHost)
+      case f: FileSystemStopConfig =>
+        rt.watchMarker(query, f.resolvedStopDir)
+    }
 }

@@ -6,22 +6,27 @@ import java.util.concurrent.{ConcurrentHashMap, Executors, ScheduledFuture, Time
 import scala.jdk.CollectionConverters._
 import scala.util.control.NonFatal
 
-import io.github.stopstreaming.control.{ControlPlane, TrackedQuery}
+import io.github.stopstreaming.core.{ControlPlane, ControlPlaneListener, EndedQuery, Guarded, Hosts, TrackedQuery}
 import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.fs.Path
 import org.slf4j.LoggerFactory
 
 /** Marker-file stop signals on any Hadoop file system. One thread for all directories: each directory is listed once
   * per poll interval and that one listing serves every query watched in it, so the cost on an object store does not
-  * grow with the number of queries.
+  * grow with the number of queries. Every query registered while a plugin-wide stop directory is set is watched there.
   */
-final class MarkerWatcher(plane: ControlPlane, hadoopConf: Configuration, pollIntervalMs: Long) {
+final class MarkerWatcher(
+    plane: ControlPlane,
+    hadoopConf: Configuration,
+    pollIntervalMs: Long,
+    controlUrl: () => Option[String]
+) extends ControlPlaneListener {
   private val log = LoggerFactory.getLogger(getClass)
   private val thread = Executors.newSingleThreadScheduledExecutor(plane.threads.factory("fs-watch"))
   private val dirs = new ConcurrentHashMap[String, (StopDirectory, ScheduledFuture[_])]()
-  private val driverHost =
-    try java.net.InetAddress.getLocalHost.getHostName
-    catch { case NonFatal(_) => "unknown" }
+
+  /** The plugin-wide stop directory (`fs.stopDir`), once prepared. */
+  @volatile private var defaultDir: Option[Path] = None
 
   /** Resolves a stop directory with the Hadoop FileSystem API and creates it if missing. Throws an
     * `IllegalArgumentException` naming the path when it cannot be used.
@@ -53,10 +58,26 @@ final class MarkerWatcher(plane: ControlPlane, hadoopConf: Configuration, pollIn
 
   @volatile private var permanent: Set[String] = Set.empty
 
-  /** Polls a (prepared) directory for as long as the plugin lives, watched queries or not. */
-  def keepPolling(dir: Path): Unit = {
+  /** Makes `stopDir` the plugin-wide stop directory: polled for as long as the plugin lives, and every query registered
+    * from now on is watched there.
+    */
+  def watchAll(stopDir: String): Path = {
+    val dir = prepare(stopDir)
     permanent += dir.toString
+    defaultDir = Some(dir)
     onThread(directory(dir))
+    dir
+  }
+
+  override def queryRegistered(t: TrackedQuery): Unit = defaultDir.foreach(watch(t, _))
+
+  override def queryEnded(e: EndedQuery): Unit = unwatch(e.id, e.runId)
+
+  /** Watches a query's marker in a stop directory of its own (`FileSystemStopConfig`); returns the directory. */
+  def watchOwn(t: TrackedQuery, stopDir: String): Path = {
+    val dir = prepare(stopDir)
+    if (!defaultDir.contains(dir)) watch(t, dir)
+    dir
   }
 
   /** Watches a query in a (prepared) directory: its marker is written, and deleting it stops the query. */
@@ -67,10 +88,9 @@ final class MarkerWatcher(plane: ControlPlane, hadoopConf: Configuration, pollIn
       .computeIfAbsent(
         dir.toString,
         _ => {
-          val d = new StopDirectory(dir, HadoopPaths.fileSystem(dir, hadoopConf), plane, driverHost)
-          val task: Runnable = () =>
-            try d.poll()
-            catch { case NonFatal(e) => log.warn(s"poll of $dir failed", e) }
+          val d =
+            new StopDirectory(dir, HadoopPaths.fileSystem(dir, hadoopConf), plane, Hosts.localHostName, controlUrl)
+          val task: Runnable = () => Guarded.run(log, s"poll of $dir")(d.poll())
           (d, thread.scheduleWithFixedDelay(task, pollIntervalMs, pollIntervalMs, TimeUnit.MILLISECONDS))
         }
       )
@@ -87,14 +107,8 @@ final class MarkerWatcher(plane: ControlPlane, hadoopConf: Configuration, pollIn
     }
   }
 
-  /** How many directories are being polled. */
-  def directoryCount: Int = dirs.size
-
   private def onThread(body: => Unit): Unit =
-    thread.execute { () =>
-      try body
-      catch { case NonFatal(e) => log.warn("stop-file watcher task failed", e) }
-    }
+    thread.execute(() => Guarded.run(log, "stop-file watcher task")(body))
 
   def close(): Unit = thread.shutdownNow()
 }

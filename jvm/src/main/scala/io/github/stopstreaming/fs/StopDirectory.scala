@@ -7,7 +7,7 @@ import java.util.concurrent.ConcurrentHashMap
 import scala.jdk.CollectionConverters._
 import scala.util.control.NonFatal
 
-import io.github.stopstreaming.control.{ControlPlane, StopOutcome, StopSource, TrackedQuery}
+import io.github.stopstreaming.core.{ControlPlane, StopOutcome, StopRequest, StopSource, TrackedQuery}
 import org.apache.hadoop.fs.{FileSystem, Path}
 import org.slf4j.LoggerFactory
 
@@ -18,7 +18,13 @@ import org.slf4j.LoggerFactory
   * content. A marker counts as deleted only when a listing that succeeded lacks it *and* a direct check of its path
   * says it is gone: a failed, throttled or empty-because- the-directory-vanished listing never stops anything.
   */
-final class StopDirectory(val dir: Path, val fs: FileSystem, plane: ControlPlane, driverHost: String) {
+final class StopDirectory(
+    val dir: Path,
+    val fs: FileSystem,
+    plane: ControlPlane,
+    driverHost: String,
+    controlUrl: () => Option[String]
+) {
   private val log = LoggerFactory.getLogger(getClass)
 
   private final class Watched(val query: TrackedQuery) {
@@ -32,8 +38,6 @@ final class StopDirectory(val dir: Path, val fs: FileSystem, plane: ControlPlane
   private var lastStopFiles = Map.empty[String, (Long, Long)]
 
   def isEmpty: Boolean = watched.isEmpty
-
-  def watchedCount: Int = watched.size
 
   /** Starts watching a query: its marker is written now (and retried on later polls if that fails). */
   def watch(t: TrackedQuery): Unit = {
@@ -56,7 +60,7 @@ final class StopDirectory(val dir: Path, val fs: FileSystem, plane: ControlPlane
   private def createMarker(w: Watched): Unit =
     try {
       val out = fs.create(w.path, true)
-      try out.write(MarkerFiles.markerJson(w.query, driverHost, plane.restUrl))
+      try out.write(MarkerFiles.markerJson(w.query, driverHost, controlUrl()))
       finally out.close()
       w.created = true
     } catch {
@@ -88,7 +92,7 @@ final class StopDirectory(val dir: Path, val fs: FileSystem, plane: ControlPlane
       else if (!names.contains(w.path.getName) && w.query.isRunning && confirmedGone(w.path)) {
         watched.remove(w.query.id)
         log.info(s"marker ${w.path} was deleted: stopping query ${w.query.id}")
-        plane.requestStop(w.query.id.toString, None, None, StopSource.File)
+        plane.requestStop(w.query.id.toString, StopRequest.Default, StopSource.File)
       }
     }
   }
@@ -108,8 +112,12 @@ final class StopDirectory(val dir: Path, val fs: FileSystem, plane: ControlPlane
       case Right(_) if !isPlainName(target) =>
         Some(s"rejected: '$target' is not a query id or name")
       case Right(req) =>
-        plane.requestStop(target, req.mode, req.timeoutMs, StopSource.File) match {
+        plane.requestStop(target, req, StopSource.File) match {
           case StopOutcome.NotFound => Some(s"rejected: no query with id or name '$target'")
+          case StopOutcome.Ambiguous(matches) =>
+            Some(
+              s"rejected: ${matches.size} running queries are named '$target' (ids ${matches.map(_.id).mkString(", ")}); name one by id"
+            )
           case _ => None
         }
     }

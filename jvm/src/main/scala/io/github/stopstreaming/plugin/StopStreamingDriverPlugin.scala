@@ -5,18 +5,19 @@ import java.util.{Collections, Map => JMap}
 import scala.jdk.CollectionConverters._
 import scala.util.control.NonFatal
 
-import io.github.stopstreaming.control.{ControlPlane, ControlSettings}
+import io.github.stopstreaming.core.ControlSettings
+import io.github.stopstreaming.runtime.StopStreamingRuntime
 import org.apache.spark.SparkContext
 import org.apache.spark.api.plugin.{DriverPlugin, PluginContext}
 import org.slf4j.LoggerFactory
 
 /** Starts the control plane when the driver starts and stops it (freeing its port) when the driver stops. Before any
   * session exists it adds two entries to the live Spark conf, so that one `spark.plugins` setting is all a user writes:
-  * the session-capturing extension and the listener that registers every query as it starts.
+  * the session recorder and the listener that registers every query as it starts.
   */
 class StopStreamingDriverPlugin extends DriverPlugin {
   private val log = LoggerFactory.getLogger(getClass)
-  @volatile private var plane: Option[ControlPlane] = None
+  @volatile private var runtime: Option[StopStreamingRuntime] = None
 
   override def init(sc: SparkContext, ctx: PluginContext): JMap[String, String] = {
     // A bad setting is a user error that names its key; it must fail the start, loudly.
@@ -25,7 +26,7 @@ class StopStreamingDriverPlugin extends DriverPlugin {
       StopStreamingDriverPlugin.appendClass(
         ctx.conf(),
         "spark.sql.extensions",
-        classOf[SessionCaptureExtension].getName
+        classOf[SessionRecorder].getName
       )
       StopStreamingDriverPlugin.appendClass(
         ctx.conf(),
@@ -33,15 +34,15 @@ class StopStreamingDriverPlugin extends DriverPlugin {
         classOf[QueryEventsListener].getName
       )
     }
-    val cp = ControlPlane.startForPlugin(settings, sc.hadoopConfiguration)
-    plane = Some(cp)
+    val rt = StopStreamingRuntime.startForPlugin(settings, sc.hadoopConfiguration)
+    runtime = Some(rt)
     // Published for clients that see only the conf, such as a Spark Connect client.
-    cp.restUrl.foreach(url => ctx.conf().set(StopStreamingDriverPlugin.UrlKey, url))
+    rt.restUrl.foreach(url => ctx.conf().set(StopStreamingDriverPlugin.UrlKey, url))
     Collections.emptyMap()
   }
 
   override def shutdown(): Unit =
-    try plane.foreach(ControlPlane.shutdown)
+    try runtime.foreach(StopStreamingRuntime.shutdown)
     catch { case NonFatal(e) => log.warn("stopping the stopstreaming control plane failed", e) }
 }
 

@@ -6,7 +6,7 @@ import java.util.concurrent.{ConcurrentHashMap, LinkedBlockingQueue, ThreadPoolE
 import scala.jdk.CollectionConverters._
 
 import com.sun.net.httpserver.HttpServer
-import io.github.stopstreaming.control.ControlPlane
+import io.github.stopstreaming.core.{ControlPlane, StopPaths}
 import org.slf4j.LoggerFactory
 
 /** One JDK `HttpServer` on one port, serving the whole control API. */
@@ -27,7 +27,7 @@ final class ControlServer(val host: String, requestedPort: Int, plane: ControlPl
     p
   }
 
-  /** Seed-style stop paths (`/stop`) served here, each with the number of users that asked for it. */
+  /** Stop paths of the 0.x API (`/stop`) served here, each with the number of users that asked for it. */
   private val stopPaths = new ConcurrentHashMap[String, Integer]()
 
   private val server: HttpServer = {
@@ -49,7 +49,7 @@ final class ControlServer(val host: String, requestedPort: Int, plane: ControlPl
   }
 
   def servesStopPath(segments: Seq[String]): Boolean =
-    stopPaths.keySet.asScala.exists(p => p.split('/').filter(_.nonEmpty).toSeq == segments)
+    stopPaths.keySet.asScala.exists(p => StopPaths.segments(p) == segments)
 
   def close(): Unit = {
     // Lets answers in flight go out (a stop with wait= often ends just as the app shuts down),
@@ -66,10 +66,6 @@ object ControlServer {
   val MaxBodyBytes: Int = 64 * 1024
   val CloseGraceSeconds = 2
 
-  /** The JDK server reads its connection limits from system properties once, when its first instance is made. Without
-    * them a client that sends its headers byte by byte holds a handler thread for ever; with them it is cut off after
-    * maxReqTime seconds. A value the user set is kept.
-    */
   /** The JDK server's dispatcher thread inherits daemon status from the thread that starts it. Started from a user
     * thread it would keep the driver JVM alive after the application's main returned, so it is always started from a
     * daemon thread.
@@ -88,6 +84,10 @@ object ControlServer {
     if (failure != null) throw failure
   }
 
+  /** The JDK server reads its connection limits from system properties once, when its first instance is made. Without
+    * them a client that sends its headers byte by byte holds a handler thread for ever; with them it is cut off after
+    * maxReqTime seconds. A value the user set is kept.
+    */
   private[rest] def applyConnectionLimits(): Unit = Seq(
     "sun.net.httpserver.maxReqTime" -> "10",
     "sun.net.httpserver.maxRspTime" -> "30",
@@ -123,8 +123,6 @@ final class ControlServers(plane: ControlPlane) {
       }
     }
   }
-
-  def ports: Seq[Int] = byPort.keySet.asScala.map(_.intValue).toSeq.sorted
 
   def closeAll(): Unit = synchronized {
     byPort.values.asScala.foreach(_.close())

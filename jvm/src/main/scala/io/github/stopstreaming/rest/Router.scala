@@ -6,8 +6,8 @@ import scala.util.control.NonFatal
 
 import com.sun.net.httpserver.{HttpExchange, HttpHandler}
 import io.github.stopstreaming.BuildInfo
-import io.github.stopstreaming.control._
-import io.github.stopstreaming.dynconf.{ConfChangeException, DynamicConfStore}
+import io.github.stopstreaming.codec.Json
+import io.github.stopstreaming.core._
 import org.slf4j.LoggerFactory
 
 /** Every request of a control server lands here. Paths match exactly, segment by segment; every request but health must
@@ -24,7 +24,7 @@ final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandl
     val response =
       try route(ex)
       catch {
-        case e: HttpError => Response(e.code, Json.error(e.message), e.headers)
+        case e: HttpError => Response(e.code, e.body.getOrElse(Json.error(e.message)), e.headers)
         case NonFatal(e) =>
           log.warn(s"stopstreaming: ${ex.getRequestMethod} request failed unexpectedly", e)
           Response(500, Json.error("internal error; see the driver log"))
@@ -84,7 +84,7 @@ final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandl
         conf(req, key)
       case init :+ id if init.nonEmpty && server.servesStopPath(init) =>
         requireMethod(method, "POST")
-        seedStop(req, id)
+        compatibleStop(req, id)
       case _ => throw HttpError.notFound("no such endpoint")
     }
   }
@@ -92,7 +92,7 @@ final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandl
   private def conf(req: Request, key: String): Response = {
     val store = plane.dynamicConf
     try {
-      DynamicConfStore.checkKey(key)
+      DynamicConfStore.checkKey(key).left.foreach(r => throw HttpError.badRequest(r.message))
       req.method match {
         case "GET" =>
           store
@@ -109,7 +109,7 @@ final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandl
           }
         case _ => throw HttpError.methodNotAllowed("GET", "PUT", "DELETE")
       }
-    } catch { case e: ConfChangeException => throw HttpError(e.status, e.getMessage) }
+    } catch { case e: ConfChangeException => throw HttpError(Router.confStatus(e.rejection), e.getMessage) }
   }
 
   /** `If-Match: 3` (or `"3"`): the key's version the change expects; 0 means "absent". */
@@ -141,43 +141,52 @@ final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandl
     }
 
   private def find(idOrName: String): QueryView = plane.registry.lookup(idOrName) match {
-    case Some(Left(t)) => t.view
-    case Some(Right(e)) => TrackedQuery.view(e)
-    case None => throw HttpError.notFound(s"no query with id or name '$idOrName'")
+    case Lookup.Running(t) => t.view
+    case Lookup.Ended(e) => e.view
+    case Lookup.NotFound => throw notFound(idOrName)
+    case Lookup.Ambiguous(matches) => throw ambiguous(idOrName, matches)
   }
 
-  private def durationParam(req: Request, name: String): Option[Long] = req.params.get(name).map { v =>
-    ControlSettings
-      .parseDuration(v)
-      .getOrElse(throw HttpError.badRequest(s"parameter '$name': '$v' is not a duration such as 500ms, 30s or 5m"))
+  private def notFound(idOrName: String) = HttpError.notFound(s"no query with id or name '$idOrName'")
+
+  private def ambiguous(name: String, matches: Seq[QueryView]) = {
+    val message = s"${matches.size} running queries are named '$name' (in different sessions); name one by id"
+    HttpError(409, message, body = Some(Json.obj("error" -> message, "matches" -> matches.map(Json.queryRef))))
   }
 
   private def stop(req: Request, idOrName: String): Response = {
     onlyParams(req, "mode", "timeout", "wait")
-    val mode = req.params
-      .get("mode")
-      .map(m =>
-        StopMode.parse(m).getOrElse(throw HttpError.badRequest(s"parameter 'mode': '$m' is not graceful or immediate"))
+    val request =
+      StopRequest
+        .parse(req.params.get("mode"), req.params.get("timeout"))
+        .fold(m => throw HttpError.badRequest(m), identity)
+    val waitMs = req.params
+      .get("wait")
+      .map(v =>
+        Durations
+          .parse(v)
+          .getOrElse(throw HttpError.badRequest(s"wait '$v' is not a duration such as 500ms, 30s or 5m"))
       )
-    val timeout = durationParam(req, "timeout")
-    val waitMs = durationParam(req, "wait").getOrElse(0L)
+      .getOrElse(0L)
     if (waitMs > MaxWaitMs) throw HttpError.badRequest(s"parameter 'wait' is at most ${MaxWaitMs / 60000}m")
-    plane.requestStop(idOrName, mode, timeout, StopSource.Rest) match {
-      case StopOutcome.NotFound => throw HttpError.notFound(s"no query with id or name '$idOrName'")
-      case StopOutcome.AlreadyEnded(e) => Response(200, Json.query(TrackedQuery.view(e)))
+    plane.requestStop(idOrName, request, StopSource.Rest) match {
+      case StopOutcome.NotFound => throw notFound(idOrName)
+      case StopOutcome.Ambiguous(matches) => throw ambiguous(idOrName, matches)
+      case StopOutcome.AlreadyEnded(e) => Response(200, Json.query(e.view))
       case StopOutcome.Accepted(t, _) =>
-        if (waitMs > 0) plane.stopper.await(t, waitMs)
+        if (waitMs > 0) plane.awaitStop(t, waitMs)
         val ended = t.stopDone.isDone && !t.isRunning
         Response(if (ended) 200 else 202, Json.query(t.view))
     }
   }
 
-  /** `POST /stop/<id>` as the seed library answered it: the configured stop, then 200 with the query. */
-  private def seedStop(req: Request, id: String): Response = {
+  /** `POST /stop/<id>` as the stopstreaming 0.x API answered it: the configured stop, then 200 with the query. */
+  private def compatibleStop(req: Request, id: String): Response = {
     onlyParams(req)
-    plane.requestStop(id, None, None, StopSource.Rest) match {
-      case StopOutcome.NotFound => throw HttpError.notFound(s"no query with id or name '$id'")
-      case StopOutcome.AlreadyEnded(e) => Response(200, Json.query(TrackedQuery.view(e)))
+    plane.requestStop(id, StopRequest.Default, StopSource.Rest) match {
+      case StopOutcome.NotFound => throw notFound(id)
+      case StopOutcome.Ambiguous(matches) => throw ambiguous(id, matches)
+      case StopOutcome.AlreadyEnded(e) => Response(200, Json.query(e.view))
       case StopOutcome.Accepted(t, _) => Response(200, Json.query(t.view))
     }
   }
@@ -211,4 +220,13 @@ object Router {
   )
 
   private final case class Response(code: Int, body: AnyRef, headers: Seq[(String, String)] = Nil)
+
+  /** The HTTP status of each reason the store gives for refusing a change. */
+  def confStatus(r: ConfRejection): Int = r match {
+    case _: ConfRejection.InvalidKey => 400
+    case _: ConfRejection.ValueTooLarge => 413
+    case _: ConfRejection.StoreFull => 400
+    case _: ConfRejection.VersionConflict => 412
+    case _: ConfRejection.NotSaved => 503
+  }
 }

@@ -2,8 +2,10 @@ package io.github.stopstreaming.dynconf
 
 import java.nio.file.Files
 
-import io.github.stopstreaming.control.ControlPlane
-import io.github.stopstreaming.fs.FaultyFileSystem
+import io.github.stopstreaming.core.{ConfChangeException, DynamicConfStore}
+import io.github.stopstreaming.fs.{ConfFile, FaultyFileSystem}
+import io.github.stopstreaming.rest.Router
+import io.github.stopstreaming.runtime.StopStreamingRuntime
 import org.apache.hadoop.fs.Path
 import org.apache.spark.sql.SparkSession
 import org.scalatest.funsuite.AnyFunSuite
@@ -11,7 +13,7 @@ import org.scalatest.funsuite.AnyFunSuite
 class DynamicConfSuite extends AnyFunSuite {
   private def memory(seed: Map[String, String] = Map.empty) = DynamicConfStore.open(seed, None)
 
-  private def status(body: => Any): Int = intercept[ConfChangeException](body).status
+  private def status(body: => Any): Int = Router.confStatus(intercept[ConfChangeException](body).rejection)
 
   test("versions grow with every change; entries keep the version of their last change") {
     val s = memory(Map("b" -> "2", "a" -> "1"))
@@ -62,14 +64,14 @@ class DynamicConfSuite extends AnyFunSuite {
     val s1 = session("spark.stopstreaming.conf.file" -> file.toString, "spark.stopstreaming.conf.threshold" -> "10")
     try {
       assert(DynamicConf.get("threshold").contains("10"))
-      ControlPlane.current.get.dynamicConf.put("threshold", "42", None)
-      ControlPlane.current.get.dynamicConf.put("feature", "on", None)
+      StopStreamingRuntime.plane.get.dynamicConf.put("threshold", "42", None)
+      StopStreamingRuntime.plane.get.dynamicConf.put("feature", "on", None)
     } finally s1.stop()
     val s2 = session("spark.stopstreaming.conf.file" -> file.toString, "spark.stopstreaming.conf.threshold" -> "10")
     try {
       assert(DynamicConf.get("threshold").contains("42"), "the file wins over the seed")
       assert(DynamicConf.getOrElse("feature", "off") == "on")
-      assert(DynamicConf.version == ControlPlane.current.get.dynamicConf.version)
+      assert(DynamicConf.version == StopStreamingRuntime.plane.get.dynamicConf.version)
     } finally s2.stop()
     assert(!Files.list(file.getParent).anyMatch(_.getFileName.toString.endsWith(".tmp")), "no temporary file left")
   }
@@ -89,12 +91,12 @@ class DynamicConfSuite extends AnyFunSuite {
     val file = dir.resolve("conf.json")
     val spark = session("spark.stopstreaming.conf.file" -> s"faulty://$file")
     try {
-      val store = ControlPlane.current.get.dynamicConf
+      val store = StopStreamingRuntime.plane.get.dynamicConf
       store.put("mode", "safe", None)
       val saved = new String(Files.readAllBytes(file), "UTF-8")
       FaultyFileSystem.failCreate.set(true)
       val e = intercept[ConfChangeException](store.put("mode", "risky", None))
-      assert(e.status == 503 && e.getMessage.contains("nothing was changed"))
+      assert(Router.confStatus(e.rejection) == 503 && e.getMessage.contains("nothing was changed"))
       FaultyFileSystem.failCreate.set(false)
       assert(store.get("mode").map(_.value).contains("safe"))
       assert(new String(Files.readAllBytes(file), "UTF-8") == saved)

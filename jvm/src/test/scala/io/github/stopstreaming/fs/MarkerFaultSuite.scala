@@ -2,7 +2,8 @@ package io.github.stopstreaming.fs
 
 import java.nio.file.{Files, Paths}
 
-import io.github.stopstreaming.control.{ControlPlane, NamedThreads, StopSource}
+import io.github.stopstreaming.core.{Lookup, NamedThreads, StopSource}
+import io.github.stopstreaming.runtime.StopStreamingRuntime
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.streaming.{StreamingQuery, Trigger}
 import org.scalatest.BeforeAndAfterAll
@@ -30,7 +31,7 @@ class MarkerFaultSuite extends AnyFunSuite with Eventually with BeforeAndAfterAl
 
   override def afterAll(): Unit = spark.stop()
 
-  private def plane = ControlPlane.current.get
+  private def plane = StopStreamingRuntime.plane.get
 
   private def startIdle(): StreamingQuery =
     spark.readStream
@@ -75,8 +76,11 @@ class MarkerFaultSuite extends AnyFunSuite with Eventually with BeforeAndAfterAl
     Files.delete(marker(q))
     eventually(assert(!q.isActive))
     q.awaitTermination()
-    val ended = plane.registry.lookup(q.id.toString).get
-    val stop = ended.fold(_.stop, _.stop).get
+    val stop = plane.registry.lookup(q.id.toString) match {
+      case Lookup.Running(t) => t.stop.get
+      case Lookup.Ended(e) => e.stop.get
+      case other => fail(s"query not found: $other")
+    }
     assert(stop.source == StopSource.File)
   }
 

@@ -7,7 +7,8 @@ import java.util.concurrent.ConcurrentLinkedQueue
 
 import scala.jdk.CollectionConverters._
 
-import io.github.stopstreaming.control.{ControlPlane, NamedThreads, StopMode, StopOutcome, StopPhase, StopSource}
+import io.github.stopstreaming.core.{NamedThreads, StopMode, StopOutcome, StopPhase, StopRequest, StopSource}
+import io.github.stopstreaming.runtime.StopStreamingRuntime
 import org.apache.spark.SparkConf
 import org.apache.spark.sql.{DataFrame, SparkSession}
 import org.apache.spark.sql.streaming.{StreamingQuery, StreamingQueryListener, Trigger}
@@ -69,8 +70,8 @@ class PluginLifecycleSuite extends AnyFunSuite with Eventually with BeforeAndAft
 
   test("the plugin starts the control plane, keeps the user's listeners, and frees its port on stop") {
     val spark = session(plugin = true, "spark.sql.streaming.streamingQueryListeners" -> classOf[UserListener].getName)
-    val plane = ControlPlane.current.getOrElse(fail("no control plane"))
-    val port = plane.restPort.getOrElse(fail("no port"))
+    val plane = StopStreamingRuntime.plane.getOrElse(fail("no control plane"))
+    val port = StopStreamingRuntime.current.flatMap(_.restPort).getOrElse(fail("no port"))
     assert(get(port, "/api/v1/health").statusCode == 200)
     assert(spark.conf.get("spark.stopstreaming.rest.url") == s"http://127.0.0.1:$port")
     assert(
@@ -84,7 +85,7 @@ class PluginLifecycleSuite extends AnyFunSuite with Eventually with BeforeAndAft
     q.stop()
 
     spark.stop()
-    assert(ControlPlane.current.isEmpty)
+    assert(StopStreamingRuntime.current.isEmpty)
     // The port is free again: we can bind it ourselves.
     val s = new ServerSocket()
     try s.bind(new InetSocketAddress("127.0.0.1", port))
@@ -100,7 +101,7 @@ class PluginLifecycleSuite extends AnyFunSuite with Eventually with BeforeAndAft
 
   test("queries of the default session and of newSession() are registered as they start") {
     val spark = session(plugin = true)
-    val plane = ControlPlane.current.get
+    val plane = StopStreamingRuntime.plane.get
     val other = spark.newSession()
     val q1 = rate(spark).writeStream.format("noop").start()
     val q2 = rate(other).writeStream.format("noop").start()
@@ -113,18 +114,18 @@ class PluginLifecycleSuite extends AnyFunSuite with Eventually with BeforeAndAft
 
   test("without the plugin, the API starts the control plane lazily and registers that session's queries") {
     val spark = session(plugin = false)
-    assert(ControlPlane.current.isEmpty)
-    val plane = ControlPlane.getOrStart(spark)
+    assert(StopStreamingRuntime.current.isEmpty)
+    val plane = SessionAttach.runtimeFor(spark).plane
     val q = rate(spark).writeStream.format("noop").start()
     try eventually(assert(plane.registry.runningEntry(q.id).isDefined))
     finally q.stop()
     spark.stop()
-    eventually(assert(ControlPlane.current.isEmpty))
+    eventually(assert(StopStreamingRuntime.current.isEmpty))
   }
 
   test("a graceful stop in mid-batch lets the batch commit; the restart re-runs no batch") {
     val spark = session(plugin = true)
-    val plane = ControlPlane.current.get
+    val plane = StopStreamingRuntime.plane.get
     val ckpt = checkpoint()
     BatchLog.events.clear()
     def start(): StreamingQuery = rate(spark).writeStream
@@ -140,7 +141,7 @@ class PluginLifecycleSuite extends AnyFunSuite with Eventually with BeforeAndAft
 
     val q = start()
     eventually(assert(BatchLog.ids("begin").size >= 2 && BatchLog.ids("begin").size > BatchLog.ids("end").size))
-    val outcome = plane.requestStop(q.id.toString, Some(StopMode.Graceful), None, StopSource.Api)
+    val outcome = plane.requestStop(q.id.toString, StopRequest(Some(StopMode.Graceful)), StopSource.Api)
     assert(outcome.isInstanceOf[StopOutcome.Accepted])
     q.awaitTermination()
     val t = outcome.asInstanceOf[StopOutcome.Accepted].query
@@ -158,11 +159,11 @@ class PluginLifecycleSuite extends AnyFunSuite with Eventually with BeforeAndAft
 
   test("an idle query with a long trigger stops at once") {
     val spark = session(plugin = true)
-    val plane = ControlPlane.current.get
+    val plane = StopStreamingRuntime.plane.get
     val q = rate(spark).writeStream.format("noop").trigger(Trigger.ProcessingTime("10 minutes")).start()
     eventually(assert(q.lastProgress != null && !q.status.isTriggerActive))
     val t0 = System.nanoTime()
-    plane.requestStop(q.id.toString, None, None, StopSource.Api)
+    plane.requestStop(q.id.toString, StopRequest.Default, StopSource.Api)
     q.awaitTermination()
     val ms = (System.nanoTime() - t0) / 1e6
     assert(ms < 5000, s"took $ms ms")

@@ -1,6 +1,6 @@
 package io.github.stopstreaming.extensions.conf
 
-/** Where a query listens for its external stop signal (the seed library's config, kept as it was). */
+/** Where a query listens for its external stop signal (as in the stopstreaming 0.x API). */
 sealed trait StopConfig
 
 /** Stop over HTTP: `POST http://<host>:<port><stopPath>/<query.id>`. Queries that name the same port share one server.
@@ -32,7 +32,7 @@ final case class FileSystemStopConfig(stopDir: String, fsType: FsType = FsType.L
       }
 }
 
-/** The file systems the seed knew by name; any Hadoop URI works as well. */
+/** The file systems the 0.x API knew by name; any Hadoop URI works as well. */
 sealed trait FsType
 
 object FsType {

@@ -5,11 +5,12 @@ import java.io.File
 import scala.util.control.NonFatal
 
 import com.typesafe.config.{Config, ConfigException, ConfigFactory}
+import io.github.stopstreaming.core.StopPaths
 
 /** A HOCON stop configuration that cannot be used; the message names the key. */
 final class StopConfigException(val key: String, message: String) extends IllegalArgumentException(s"$key: $message")
 
-/** Reads the seed's HOCON block:
+/** Reads the HOCON block of the stopstreaming 0.x API:
   * {{{
   * stopstreaming {
   *   backend = "rest"            # or "filesystem"
@@ -54,8 +55,7 @@ object StopConfigLoader {
         val port = opt("rest.port")(root.getInt).getOrElse(RestStopConfig.DefaultPort)
         if (port < 0 || port > 65535) throw new StopConfigException(key("rest.port"), s"$port is outside 0..65535")
         val path = opt("rest.stop-path")(root.getString).getOrElse(RestStopConfig.DefaultStopPath)
-        if (!path.matches("(/[A-Za-z0-9._~-]+)+"))
-          throw new StopConfigException(key("rest.stop-path"), s"'$path' must look like /stop")
+        StopPaths.check(path).left.foreach(m => throw new StopConfigException(key("rest.stop-path"), m))
         RestStopConfig(opt("rest.host")(root.getString).getOrElse(RestStopConfig.DefaultHost), port, path)
       case Some("filesystem") =>
         val dir = opt("filesystem.stop-dir")(root.getString)

@@ -1,4 +1,4 @@
-package io.github.stopstreaming.control
+package io.github.stopstreaming.core
 
 import java.time.Instant
 import java.util.UUID
@@ -9,59 +9,21 @@ import scala.util.control.NonFatal
 
 import org.apache.spark.sql.streaming.StreamingQuery
 
-/** What the control plane keeps of a query once it has ended: no handle, only facts. */
-final case class EndedQuery(
-    id: UUID,
-    runId: UUID,
-    name: Option[String],
-    startedAt: Instant,
-    endedAt: Instant,
-    exception: Option[String],
-    lastStatus: Option[StatusView],
-    lastProgress: Option[ProgressView],
-    stopRef: AtomicReference[StopState]
-) {
-
-  /** Read at each look: a stop still finishing when the query left the registry updates it. */
-  def stop: Option[StopState] = Option(stopRef.get)
-}
-
-final case class StatusView(message: String, isDataAvailable: Boolean, isTriggerActive: Boolean)
-
-final case class ProgressView(
-    batchId: Long,
-    timestamp: String,
-    numInputRows: Long,
-    inputRowsPerSecond: Double,
-    processedRowsPerSecond: Double
-)
-
-/** A snapshot of one query, running or ended, as every API shows it. */
-final case class QueryView(
-    id: UUID,
-    runId: UUID,
-    name: Option[String],
-    active: Boolean,
-    status: Option[StatusView],
-    lastProgress: Option[ProgressView],
-    stop: Option[StopState],
-    exception: Option[String],
-    startedAt: Instant
-)
-
 /** A registered, running query: its handle and the state of the one stop it may get. */
-final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) {
+final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) extends StopTarget {
   val id: UUID = query.id
   val runId: UUID = query.runId
   val name: Option[String] = Option(query.name)
 
+  /** Which session runs the query, so two queries of one name in two sessions can be told apart. */
+  val session: Option[String] =
+    try Option(query.sparkSession).map(s => "session-" + Integer.toHexString(System.identityHashCode(s)))
+    catch { case NonFatal(_) => None }
+
   /** Looked up once; the thread is the truth about whether the query still runs. */
   val thread: Option[Thread] = StreamInternals.thread(query)
 
-  /** Empty until a stop is requested; then only ever replaced by a later phase. */
   val stopState = new AtomicReference[StopState](null)
-
-  /** Completed once the stop (if any) has finished, for callers that wait on it. */
   val stopDone = new CompletableFuture[StopState]()
 
   // What to undo when this run ends (a shared port to release, say); run once.
@@ -76,7 +38,7 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) {
     if (runNow) hook()
   }
 
-  private[control] def fireEndHooks(): Unit = {
+  private[core] def fireEndHooks(): Unit = {
     val hooks = synchronized {
       if (hooksFired) Nil else { hooksFired = true; endHooks.toList }
     }
@@ -90,6 +52,14 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) {
     case Some(t) => t.isAlive
     case None => query.isActive
   }
+
+  def isContinuous: Boolean = StreamInternals.isContinuous(query)
+  def supportsGracefulStop: Boolean = StreamInternals.supportsGracefulStop(query)
+  def isWaitingForNextTrigger: Boolean = StreamInternals.isWaitingForNextTrigger(query)
+  def isSafeToMarkTerminated: Boolean = StreamInternals.isSafeToMarkTerminated(query)
+  def markTerminated(): Boolean = StreamInternals.markTerminated(query)
+  def triggerActive: Boolean = StreamInternals.triggerActive(query)
+  def stopNow(): Unit = query.stop()
 
   def stop: Option[StopState] = Option(stopState.get)
 
@@ -111,13 +81,14 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) {
     catch { case NonFatal(_) => None }
 
   def view: QueryView =
-    QueryView(id, runId, name, isRunning, status, lastProgress, stop, exception, startedAt)
+    QueryView(id, runId, name, session, isRunning, status, lastProgress, stop, exception, startedAt)
 
   def ended(exceptionText: Option[String]): EndedQuery =
     EndedQuery(
       id,
       runId,
       name,
+      session,
       startedAt,
       Instant.now(),
       exception.orElse(exceptionText),
@@ -131,23 +102,12 @@ object TrackedQuery {
   private val MaxMessage = 4000
 
   /** The message of a failure, without the plan dump Spark appends to it. */
-  def shortMessage(t: Throwable): String = {
-    val m = Option(t.getMessage).getOrElse(t.getClass.getName)
+  def shortMessage(t: Throwable): String = shorten(Option(t.getMessage).getOrElse(t.getClass.getName))
+
+  /** A failure text cut to a size an API answer can carry. */
+  def shorten(m: String): String = {
     val cut = m.indexOf("\n=== Streaming Query ===")
     val s = if (cut > 0) m.substring(0, cut) else m
     if (s.length > MaxMessage) s.substring(0, MaxMessage) + "..." else s
   }
-
-  def view(e: EndedQuery): QueryView =
-    QueryView(
-      e.id,
-      e.runId,
-      e.name,
-      active = false,
-      e.lastStatus.map(_.copy(isTriggerActive = false, isDataAvailable = false)),
-      e.lastProgress,
-      e.stop,
-      e.exception,
-      e.startedAt
-    )
 }

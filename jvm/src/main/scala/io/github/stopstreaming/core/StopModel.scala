@@ -1,4 +1,4 @@
-package io.github.stopstreaming.control
+package io.github.stopstreaming.core
 
 import java.time.Instant
 
@@ -13,11 +13,14 @@ object StopMode {
   /** What `StreamingQuery.stop()` does: the batch in flight is interrupted. */
   case object Immediate extends StopMode("immediate")
 
-  def parse(s: String): Option[StopMode] = s.trim.toLowerCase match {
-    case "graceful" => Some(Graceful)
-    case "immediate" => Some(Immediate)
+  def parse(s: String): Option[StopMode] = Option(s).map(_.trim.toLowerCase) match {
+    case Some("graceful") => Some(Graceful)
+    case Some("immediate") => Some(Immediate)
     case _ => None
   }
+
+  def parseEither(s: String): Either[String, StopMode] =
+    parse(s).toRight(s"'$s' is not one of graceful, immediate")
 }
 
 /** Where a stop request came from; every source ends in the same `requestStop`. */
@@ -62,4 +65,39 @@ final case class StopState(
     val at = if (p.done) Some(Instant.now()) else completedAt
     copy(phase = p, completedAt = at, detail = note.orElse(detail))
   }
+}
+
+/** What a caller asks of a stop; an empty field means the configured default. Every source (HTTP parameters, a stop
+  * file's JSON, the Python and Scala calls) is parsed into this by [[StopRequest.parse]], one rule set for all.
+  */
+final case class StopRequest(mode: Option[StopMode] = None, timeoutMs: Option[Long] = None)
+
+object StopRequest {
+  val Default: StopRequest = StopRequest()
+
+  /** Parses the textual options of a stop (`mode`, `timeout`); Left names the bad option. */
+  def parse(mode: Option[String], timeout: Option[String]): Either[String, StopRequest] =
+    for {
+      m <- mode.filter(_.nonEmpty) match {
+        case None => Right(None)
+        case Some(v) => StopMode.parse(v).map(Some(_)).toRight(s"mode '$v' is not graceful or immediate")
+      }
+      t <- timeout.filter(_.nonEmpty) match {
+        case None => Right(None)
+        case Some(v) =>
+          Durations.parse(v).map(Some(_)).toRight(s"timeout '$v' is not a duration such as 500ms, 30s or 5m")
+      }
+    } yield StopRequest(m, t)
+}
+
+/** What became of a stop request at the one door, [[ControlPlane.requestStop]]. */
+sealed trait StopOutcome
+
+object StopOutcome {
+  final case class Accepted(query: TrackedQuery, state: StopState) extends StopOutcome
+  final case class AlreadyEnded(query: EndedQuery) extends StopOutcome
+  case object NotFound extends StopOutcome
+
+  /** A name that more than one running query has (Spark keeps names unique per session only): nothing is stopped. */
+  final case class Ambiguous(matches: Seq[QueryView]) extends StopOutcome
 }

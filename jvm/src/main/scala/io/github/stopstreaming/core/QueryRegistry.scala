@@ -1,4 +1,4 @@
-package io.github.stopstreaming.control
+package io.github.stopstreaming.core
 
 import java.time.Instant
 import java.util.UUID
@@ -7,6 +7,18 @@ import java.util.concurrent.ConcurrentHashMap
 import scala.jdk.CollectionConverters._
 
 import org.apache.spark.sql.streaming.StreamingQuery
+
+/** What a lookup by id or name found. */
+sealed trait Lookup
+
+object Lookup {
+  final case class Running(query: TrackedQuery) extends Lookup
+  final case class Ended(query: EndedQuery) extends Lookup
+  case object NotFound extends Lookup
+
+  /** Several running queries have this name (in different sessions). */
+  final case class Ambiguous(matches: Seq[QueryView]) extends Lookup
+}
 
 /** The queries a driver runs, keyed by query id, plus a bounded memory of ended ones (oldest dropped first). Needs no
   * thread: entries arrive from the listener or the APIs and leave when the termination event comes or a lookup sees the
@@ -65,26 +77,29 @@ final class QueryRegistry(retainTerminated: Int, onEnded: EndedQuery => Unit = _
   /** Every known query, running ones first, then ended ones newest first. */
   def views: Seq[QueryView] = {
     sweep()
-    runningQueries.sortBy(_.startedAt).map(_.view) ++
-      endedQueries.reverse.map(TrackedQuery.view)
+    runningQueries.sortBy(_.startedAt).map(_.view) ++ endedQueries.reverse.map(_.view)
   }
 
-  /** Finds a query by id, or by name among running queries (then among ended ones). */
-  def lookup(idOrName: String): Option[Either[TrackedQuery, EndedQuery]] = {
+  /** Finds a query by id, or by name among running queries (then among ended ones, newest first). A name that two
+    * running queries share is ambiguous.
+    */
+  def lookup(idOrName: String): Lookup = {
     sweep()
-    val asId = QueryRegistry.parseId(idOrName)
-    asId match {
+    QueryRegistry.parseId(idOrName) match {
       case Some(id) =>
-        runningEntry(id).map(Left(_)).orElse(endedQueries.reverse.find(_.id == id).map(Right(_)))
+        Option(running.get(id))
+          .map(Lookup.Running(_))
+          .orElse(endedQueries.reverse.find(_.id == id).map(Lookup.Ended(_)))
+          .getOrElse(Lookup.NotFound)
       case None =>
-        runningQueries
-          .find(_.name.contains(idOrName))
-          .map(Left(_))
-          .orElse(endedQueries.reverse.find(_.name.contains(idOrName)).map(Right(_)))
+        runningQueries.filter(_.name.contains(idOrName)).sortBy(_.startedAt) match {
+          case Seq(one) => Lookup.Running(one)
+          case Seq() =>
+            endedQueries.reverse.find(_.name.contains(idOrName)).map(Lookup.Ended(_)).getOrElse(Lookup.NotFound)
+          case many => Lookup.Ambiguous(many.map(_.view))
+        }
     }
   }
-
-  def size: Int = running.size
 }
 
 object QueryRegistry {

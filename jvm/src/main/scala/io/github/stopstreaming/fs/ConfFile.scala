@@ -1,25 +1,24 @@
-package io.github.stopstreaming.dynconf
+package io.github.stopstreaming.fs
 
 import java.io.{ByteArrayOutputStream, IOException}
 import java.time.Instant
 import java.util.UUID
 
-import scala.jdk.CollectionConverters._
 import scala.util.control.NonFatal
 
-import com.fasterxml.jackson.databind.ObjectMapper
-import io.github.stopstreaming.rest.Json
+import io.github.stopstreaming.codec.Json
+import io.github.stopstreaming.core.{ConfPersistence, ConfSnapshot}
 import org.apache.hadoop.conf.Configuration
-import io.github.stopstreaming.fs.HadoopPaths
 import org.apache.hadoop.fs.{FileContext, Options, Path, RawLocalFileSystem}
 
 /** The persistence file of the dynamic configuration, on any Hadoop file system. Each change is written to a temporary
   * file beside it and renamed over it, so the file is always a whole version: a failed write leaves the previous one as
   * it was.
   */
-final class ConfFile(val path: Path, hadoopConf: Configuration) {
-  private val mapper = new ObjectMapper()
+final class ConfFile(val path: Path, hadoopConf: Configuration) extends ConfPersistence {
   private val fs = HadoopPaths.fileSystem(path, hadoopConf)
+
+  def location: String = path.toString
 
   /** The stored snapshot, None when the file does not exist; a corrupt file is an error naming it. */
   def read(): Option[ConfSnapshot] = {
@@ -33,26 +32,8 @@ final class ConfFile(val path: Path, hadoopConf: Configuration) {
       } catch {
         case NonFatal(e) => throw new IOException(s"cannot read dynamic configuration file $path: ${e.getMessage}", e)
       }
-    try {
-      val root = mapper.readTree(text)
-      val version = root.get("version").asLong()
-      val entries = root
-        .get("entries")
-        .properties()
-        .asScala
-        .map { e =>
-          val n = e.getValue
-          val key = e.getKey
-          require(DynamicConfStore.isValidKey(key), s"invalid key '$key'")
-          key -> ConfEntry(
-            n.get("value").asText(),
-            n.get("version").asLong(),
-            Instant.parse(n.get("updatedAt").asText())
-          )
-        }
-        .toMap
-      Some(ConfSnapshot(version, entries))
-    } catch {
+    try Some(Json.readConf(text))
+    catch {
       case NonFatal(e) =>
         throw new IOException(
           s"dynamic configuration file $path is corrupt (${e.getClass.getSimpleName}: ${e.getMessage})",
@@ -62,16 +43,7 @@ final class ConfFile(val path: Path, hadoopConf: Configuration) {
   }
 
   def write(s: ConfSnapshot): Unit = {
-    val body = Json.obj(
-      "version" -> s.version,
-      "entries" -> {
-        val m = new java.util.TreeMap[String, Any]()
-        s.entries.foreach { case (k, e) =>
-          m.put(k, Json.obj("value" -> e.value, "version" -> e.version, "updatedAt" -> e.updatedAt.toString))
-        }
-        m
-      }
-    )
+    val body = Json.conf(s)
     val tmp = new Path(path.getParent, s".${path.getName}.${UUID.randomUUID()}.tmp")
     val out = fs.create(tmp, false)
     try out.write(Json.bytes(body))

@@ -1,4 +1,4 @@
-package io.github.stopstreaming.control
+package io.github.stopstreaming.core
 
 import java.util.concurrent.ThreadFactory
 import java.util.concurrent.atomic.AtomicInteger

@@ -1,4 +1,4 @@
-package io.github.stopstreaming.control
+package io.github.stopstreaming.core
 
 import java.util.{Collections, UUID, WeakHashMap}
 
@@ -17,8 +17,6 @@ final class SessionRegistry {
     Collections.synchronizedSet(Collections.newSetFromMap(new WeakHashMap[SparkSession, java.lang.Boolean]()))
 
   def record(session: SparkSession): Unit = if (session != null) sessions.add(session)
-
-  def size: Int = sessions.size
 
   def contains(session: SparkSession): Boolean = sessions.contains(session)
 

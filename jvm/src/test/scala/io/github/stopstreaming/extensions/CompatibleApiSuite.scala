@@ -17,7 +17,7 @@ import org.scalatest.funsuite.AnyFunSuite
 import org.scalatest.time.{Seconds, Span}
 
 /** The seed library's public API, as its users call it, on real Spark without the plugin. */
-class SeedApiSuite extends AnyFunSuite with Eventually with BeforeAndAfterAll {
+class CompatibleApiSuite extends AnyFunSuite with Eventually with BeforeAndAfterAll {
   implicit override val patienceConfig: PatienceConfig = PatienceConfig(Span(30, Seconds), Span(0.05, Seconds))
   implicit private val ec: ExecutionContext =
     ExecutionContext.fromExecutor(java.util.concurrent.Executors.newCachedThreadPool())

@@ -1,4 +1,4 @@
-package io.github.stopstreaming.control
+package io.github.stopstreaming.core
 
 import java.lang.reflect.Method
 import java.util.concurrent.atomic.AtomicReference
@@ -9,6 +9,26 @@ import scala.util.control.NonFatal
 import org.apache.spark.sql.streaming.StreamingQuery
 import org.slf4j.LoggerFactory
 
+/** The names in the query thread's stack that the safe-moment rules recognise. A test on every Spark of the matrix
+  * checks that a live query shows each of them, so an upgrade that renames one fails CI instead of silently turning
+  * graceful stops into timeouts.
+  */
+object StreamThreadFrames {
+
+  /** The trigger executor's clock wait between triggers. */
+  val IdleWaitMethod = "waitTillTime"
+
+  /** The micro-batch loop's class (name contains this) and its batch method (name contains this). */
+  val MicroBatchClass = "MicroBatchExecution"
+  val RunBatchMethod = "runBatch"
+
+  /** A batch's sink stage runs inside an SQL execution of this class (name starts with this). */
+  val SqlExecutionClass = "org.apache.spark.sql.execution.SQLExecution"
+
+  /** The short sleep the loop takes when a trigger found no data. */
+  val NoDataSleepMethod = "sleep"
+}
+
 /** The one place that touches Spark internals: the `StreamExecution` behind a query, its `state` reference and its
   * execution thread. Spark has no public "finish this batch, then stop" call; setting the state to TERMINATED without
   * interrupting does exactly that, because the trigger loop checks the state before it starts a batch and the batch in
@@ -16,12 +36,13 @@ import org.slf4j.LoggerFactory
   * once, and every call tells whether it could do its job.
   */
 object StreamInternals {
+  private val Frames = StreamThreadFrames
   private val log = LoggerFactory.getLogger(getClass)
 
-  private val TerminatedClassNames = Seq(
+  val TerminatedClassNames: Seq[String] = Seq(
     "org.apache.spark.sql.execution.streaming.runtime.TERMINATED$", // Spark 4.1+
-    "org.apache.spark.sql.execution.streaming.TERMINATED$"
-  ) // Spark 3.x, 4.0
+    "org.apache.spark.sql.execution.streaming.TERMINATED$" // Spark 3.x, 4.0
+  )
 
   /** The `StreamExecution` behind a `StreamingQueryWrapper` (or the query itself). */
   def execution(query: StreamingQuery): AnyRef = {
@@ -37,14 +58,6 @@ object StreamInternals {
     val exec = execution(query)
     method(exec, "queryExecutionThread").map(_.invoke(exec).asInstanceOf[Thread])
   }.toOption.flatten
-
-  /** Whether the query really still runs. `isActive` turns false as soon as the state is flipped, while the thread may
-    * still be finishing its batch; the thread tells the truth.
-    */
-  def isRunning(query: StreamingQuery): Boolean = thread(query) match {
-    case Some(t) => t.isAlive
-    case None => query.isActive
-  }
 
   /** Continuous-processing queries have no batch boundary to drain to. */
   def isContinuous(query: StreamingQuery): Boolean =
@@ -89,7 +102,7 @@ object StreamInternals {
     case Some(t) if t.isAlive =>
       val s = t.getState
       (s == Thread.State.TIMED_WAITING || s == Thread.State.WAITING) &&
-      t.getStackTrace.exists(_.getMethodName == "waitTillTime") &&
+      t.getStackTrace.exists(_.getMethodName == Frames.IdleWaitMethod) &&
       !triggerActive(query)
     case _ => false
   }
@@ -106,11 +119,14 @@ object StreamInternals {
       val before = triggerActive(query)
       val stack = t.getStackTrace
       val inSinkStage =
-        stack.exists(_.getClassName.startsWith("org.apache.spark.sql.execution.SQLExecution")) &&
-          stack.exists(f => f.getClassName.contains("MicroBatchExecution") && f.getMethodName.contains("runBatch"))
+        stack.exists(_.getClassName.startsWith(Frames.SqlExecutionClass)) &&
+          stack.exists(f =>
+            f.getClassName.contains(Frames.MicroBatchClass) && f.getMethodName.contains(Frames.RunBatchMethod)
+          )
       lazy val betweenTriggers = !before && !triggerActive(query) && {
-        stack.exists(_.getMethodName == "waitTillTime") ||
-        (stack.length > 1 && stack(0).getMethodName == "sleep" && stack(1).getClassName.endsWith("MicroBatchExecution"))
+        stack.exists(_.getMethodName == Frames.IdleWaitMethod) ||
+        (stack.length > 1 && stack(0).getMethodName == Frames.NoDataSleepMethod &&
+          stack(1).getClassName.endsWith(Frames.MicroBatchClass))
       }
       inSinkStage || betweenTriggers
     case _ => false

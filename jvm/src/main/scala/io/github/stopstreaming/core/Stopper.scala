@@ -1,4 +1,4 @@
-package io.github.stopstreaming.control
+package io.github.stopstreaming.core
 
 import java.util.concurrent.{
   ConcurrentHashMap,
@@ -19,7 +19,7 @@ import org.slf4j.LoggerFactory
   * `StreamingQuery.stop()` calls run on a small pool whose threads die when idle, so the thread count never follows the
   * query count.
   */
-final class Stopper(threads: NamedThreads) {
+final class Stopper(threads: NamedThreads, onFinished: (StopTarget, StopState) => Unit = (_, _) => ()) {
   private val log = LoggerFactory.getLogger(getClass)
   // Short enough to catch the sink stage of quick batches, which is when a query may be marked.
   private val CheckEveryMs = 5L
@@ -37,12 +37,12 @@ final class Stopper(threads: NamedThreads) {
     p.allowCoreThreadTimeOut(true)
     p
   }
-  private val watches = new ConcurrentHashMap[TrackedQuery, ScheduledFuture[_]]()
+  private val watches = new ConcurrentHashMap[StopTarget, ScheduledFuture[_]]()
 
   /** Asks for a stop. The first request wins and is carried out once; a later one returns the same state, except that
     * an immediate request overrides a graceful stop still draining.
     */
-  def request(t: TrackedQuery, mode: StopMode, timeoutMs: Long, source: StopSource): StopState = {
+  def request(t: StopTarget, mode: StopMode, timeoutMs: Long, source: StopSource): StopState = {
     val req = StopState(StopPhase.Requested, mode, source, timeoutMs, java.time.Instant.now(), None, None)
     if (t.stopState.compareAndSet(null, req)) {
       log.info(
@@ -60,16 +60,16 @@ final class Stopper(threads: NamedThreads) {
     t.stopState.get
   }
 
-  private def begin(t: TrackedQuery, req: StopState): Unit = {
+  private def begin(t: StopTarget, req: StopState): Unit = {
     if (!t.isRunning) {
       finish(t, StopPhase.Stopped, Some("the query had already ended"))
     } else if (req.mode == StopMode.Immediate) {
       update(t, StopPhase.Draining, None)
       stopNow(t, StopPhase.Stopped, None)
-    } else if (StreamInternals.isContinuous(t.query)) {
+    } else if (t.isContinuous) {
       update(t, StopPhase.Draining, Some("continuous processing has no batch boundary: stopped immediately"))
       stopNow(t, StopPhase.Stopped, None)
-    } else if (StreamInternals.supportsGracefulStop(t.query)) {
+    } else if (t.supportsGracefulStop) {
       update(t, StopPhase.Draining, None)
       watch(t, new Drain(usesInternals = true))
     } else {
@@ -87,31 +87,31 @@ final class Stopper(threads: NamedThreads) {
     @volatile var marked = false
   }
 
-  private def watch(t: TrackedQuery, d: Drain): Unit = {
-    val task: Runnable = () =>
-      try check(t, d)
-      catch { case NonFatal(e) => log.warn(s"stop watch of query ${t.id} failed", e) }
+  private def watch(t: StopTarget, d: Drain): Unit = {
+    val task: Runnable = () => Guarded.run(log, s"stop watch of query ${t.id}")(check(t, d))
     watches.put(t, scheduler.scheduleWithFixedDelay(task, 0, CheckEveryMs, TimeUnit.MILLISECONDS))
   }
 
-  private def unwatch(t: TrackedQuery): Unit = Option(watches.remove(t)).foreach(_.cancel(false))
+  private def unwatch(t: StopTarget): Unit = Option(watches.remove(t)).foreach(_.cancel(false))
 
   /** One look at a draining query: it ended; or it sleeps between triggers, so interrupting it loses nothing; or (once)
     * it is at a moment where it can be told to start no new batch without Spark dropping the batch in flight; or the
     * timeout has come.
     */
-  private def check(t: TrackedQuery, d: Drain): Unit = {
+  private def check(t: StopTarget, d: Drain): Unit = {
     val s = t.stopState.get
     if (s.phase.done || s.phase != StopPhase.Draining) { unwatch(t); return }
     if (!t.isRunning) {
       unwatch(t)
       finish(t, StopPhase.Stopped, None)
-    } else if (StreamInternals.isWaitingForNextTrigger(t.query)) {
+    } else if (t.isWaitingForNextTrigger) {
       unwatch(t)
+      // Marked first: a trigger that fires between this look and the interrupt then starts no batch to be cut.
+      if (d.usesInternals && !d.marked) d.marked = t.markTerminated()
       stopNow(t, StopPhase.Stopped, None)
-    } else if (d.usesInternals && !d.marked && StreamInternals.isSafeToMarkTerminated(t.query)) {
-      d.marked = StreamInternals.markTerminated(t.query)
-    } else if (!d.usesInternals && !StreamInternals.triggerActive(t.query)) {
+    } else if (d.usesInternals && !d.marked && t.isSafeToMarkTerminated) {
+      d.marked = t.markTerminated()
+    } else if (!d.usesInternals && !t.triggerActive) {
       unwatch(t)
       stopNow(t, StopPhase.Stopped, None)
     } else if (s.timeoutMs > 0 && System.currentTimeMillis() - s.requestedAt.toEpochMilli >= s.timeoutMs) {
@@ -119,7 +119,7 @@ final class Stopper(threads: NamedThreads) {
     }
   }
 
-  private def escalate(t: TrackedQuery, why: String): Unit = {
+  private def escalate(t: StopTarget, why: String): Unit = {
     unwatch(t)
     log.warn(s"query ${t.id}: $why; stopping it immediately (the batch in flight will run again on restart)")
     update(t, StopPhase.Draining, Some(why))
@@ -127,31 +127,36 @@ final class Stopper(threads: NamedThreads) {
   }
 
   /** `StreamingQuery.stop()` on the pool; it blocks until the query thread has ended. */
-  private def stopNow(t: TrackedQuery, done: StopPhase, note: Option[String]): Unit =
+  private def stopNow(t: StopTarget, done: StopPhase, note: Option[String]): Unit =
     blocking.execute { () =>
       try {
-        t.query.stop()
+        t.stopNow()
         finish(t, done, note)
       } catch {
         case NonFatal(e) => finish(t, StopPhase.Failed, Some(s"StreamingQuery.stop() failed: ${e.getMessage}"))
       }
     }
 
-  private def update(t: TrackedQuery, phase: StopPhase, note: Option[String]): Unit = {
+  private def update(t: StopTarget, phase: StopPhase, note: Option[String]): Unit = {
     var s = t.stopState.get
     while (!s.phase.done && !t.stopState.compareAndSet(s, s.next(phase, note))) s = t.stopState.get
   }
 
-  private def finish(t: TrackedQuery, phase: StopPhase, note: Option[String]): Unit = {
+  private def finish(t: StopTarget, phase: StopPhase, note: Option[String]): Unit = {
     update(t, phase, note)
     val s = t.stopState.get
-    if (s.phase.done) {
-      if (t.stopDone.complete(s)) log.info(s"query ${t.id}: stop ${s.phase}")
+    // The observer hears of the end before any waiter wakes up, and only once.
+    if (s.phase.done) t.synchronized {
+      if (!t.stopDone.isDone) {
+        log.info(s"query ${t.id}: stop ${s.phase}")
+        Guarded.run(log, s"stop observer of query ${t.id}")(onFinished(t, s))
+        t.stopDone.complete(s)
+      }
     }
   }
 
   /** Waits up to `ms` for the query's stop to finish; returns whether it did. */
-  def await(t: TrackedQuery, ms: Long): Boolean =
+  def await(t: StopTarget, ms: Long): Boolean =
     try { t.stopDone.get(ms, TimeUnit.MILLISECONDS); true }
     catch { case _: java.util.concurrent.TimeoutException => false }
 

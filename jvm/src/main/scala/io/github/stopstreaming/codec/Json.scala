@@ -1,0 +1,137 @@
+package io.github.stopstreaming.codec
+
+import java.nio.charset.StandardCharsets.UTF_8
+import java.time.Instant
+import java.util.{LinkedHashMap => JLinkedHashMap}
+
+import scala.jdk.CollectionConverters._
+import scala.util.control.NonFatal
+
+import com.fasterxml.jackson.databind.{JsonNode, ObjectMapper}
+import io.github.stopstreaming.core._
+
+/** The one JSON codec of stopstreaming, written with the Jackson that Spark already ships: the shapes of queries, stops
+  * and the dynamic configuration, used alike by the HTTP API, the stop files, the persistence file and the Python
+  * facade.
+  */
+object Json {
+  private val mapper = new ObjectMapper()
+
+  def bytes(value: AnyRef): Array[Byte] = mapper.writeValueAsBytes(value)
+
+  def string(value: AnyRef): String = new String(bytes(value), UTF_8)
+
+  /** An ordered JSON object; `None` becomes null. */
+  def obj(fields: (String, Any)*): JLinkedHashMap[String, Any] = {
+    val m = new JLinkedHashMap[String, Any]()
+    fields.foreach { case (k, v) => m.put(k, plain(v)) }
+    m
+  }
+
+  private def plain(v: Any): Any = v match {
+    case None => null
+    case Some(x) => plain(x)
+    case s: Seq[_] => s.map(plain).asJava
+    case other => other
+  }
+
+  /** Parses a JSON object whose values are all scalars, as text. Left says what is wrong. */
+  def readFlatObject(text: String): Either[String, Map[String, String]] =
+    try {
+      val node = mapper.readTree(text)
+      if (node == null || !node.isObject) Left("content must be a JSON object")
+      else {
+        val fields = node.properties().asScala.map(e => e.getKey -> e.getValue).toSeq
+        fields.collectFirst { case (k, v) if !v.isValueNode || v.isNull => k } match {
+          case Some(k) => Left(s"field '$k' must be a string or a number")
+          case None => Right(fields.map { case (k, v) => k -> v.asText() }.toMap)
+        }
+      }
+    } catch { case NonFatal(e) => Left(s"content is not valid JSON (${e.getClass.getSimpleName})") }
+
+  def error(message: String): JLinkedHashMap[String, Any] = obj("error" -> message)
+
+  def query(q: QueryView): JLinkedHashMap[String, Any] = obj(
+    "id" -> q.id.toString,
+    "runId" -> q.runId.toString,
+    "name" -> q.name,
+    "active" -> q.active,
+    "status" -> q.status.map(status),
+    "lastProgress" -> q.lastProgress.map(progress),
+    "stop" -> q.stop.map(stop),
+    "exception" -> q.exception,
+    "startedAt" -> q.startedAt.toString
+  )
+
+  /** The short form that tells apart the queries of one name (the answer to an ambiguous name). */
+  def queryRef(q: QueryView): JLinkedHashMap[String, Any] =
+    obj("id" -> q.id.toString, "runId" -> q.runId.toString, "name" -> q.name, "session" -> q.session)
+
+  def status(s: StatusView): JLinkedHashMap[String, Any] =
+    obj("message" -> s.message, "isDataAvailable" -> s.isDataAvailable, "isTriggerActive" -> s.isTriggerActive)
+
+  def progress(p: ProgressView): JLinkedHashMap[String, Any] = obj(
+    "batchId" -> p.batchId,
+    "timestamp" -> p.timestamp,
+    "numInputRows" -> p.numInputRows,
+    "inputRowsPerSecond" -> finite(p.inputRowsPerSecond),
+    "processedRowsPerSecond" -> finite(p.processedRowsPerSecond)
+  )
+
+  // JSON has no NaN or infinity; Spark reports NaN rates for empty batches.
+  private def finite(d: Double): Any = if (d.isNaN || d.isInfinite) null else d
+
+  def stop(s: StopState): JLinkedHashMap[String, Any] = obj(
+    "state" -> s.phase.name,
+    "mode" -> s.mode.name,
+    "source" -> s.source.name,
+    "timeoutMs" -> s.timeoutMs,
+    "requestedAt" -> s.requestedAt.toString,
+    "completedAt" -> s.completedAt.map(_.toString),
+    "detail" -> s.detail
+  )
+
+  def confEntry(key: String, e: ConfEntry): JLinkedHashMap[String, Any] =
+    obj("key" -> key, "value" -> e.value, "version" -> e.version, "updatedAt" -> e.updatedAt.toString)
+
+  /** `{"version": N, "entries": {key: {value, version, updatedAt}}}`: the API's shape and the persistence file's. */
+  def conf(s: ConfSnapshot): JLinkedHashMap[String, Any] = {
+    val entries = new java.util.TreeMap[String, Any]()
+    s.entries.foreach { case (k, e) =>
+      entries.put(k, obj("value" -> e.value, "version" -> e.version, "updatedAt" -> e.updatedAt.toString))
+    }
+    obj("version" -> s.version, "entries" -> entries)
+  }
+
+  /** Reads what [[conf]] wrote; throws on anything else. */
+  def readConf(text: String): ConfSnapshot = {
+    val root = mapper.readTree(text)
+    require(root != null && root.isObject, "not a JSON object")
+    def field(n: JsonNode, name: String): JsonNode =
+      Option(n.get(name)).getOrElse(throw new IllegalArgumentException(s"missing field '$name'"))
+    val entries = field(root, "entries")
+      .properties()
+      .asScala
+      .map { e =>
+        val n = e.getValue
+        val key = e.getKey
+        val value = field(n, "value").asText()
+        DynamicConfStore.checkEntry(key, value).left.foreach(r => throw new IllegalArgumentException(r.message))
+        key -> ConfEntry(value, field(n, "version").asLong(), Instant.parse(field(n, "updatedAt").asText()))
+      }
+      .toMap
+    ConfSnapshot(field(root, "version").asLong(), entries)
+  }
+
+  /** The settings list, for the tests that keep the README table and the Python option names in step with it. */
+  def settings(all: Seq[Setting[_]]): JLinkedHashMap[String, Any] =
+    obj("settings" -> all.map { s =>
+      obj(
+        "key" -> s.key,
+        "kind" -> s.kind.name,
+        "default" -> s.defaultText,
+        "doc" -> s.doc,
+        "python" -> s.pythonName
+      )
+    })
+}

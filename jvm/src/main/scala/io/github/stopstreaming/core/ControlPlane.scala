@@ -1,0 +1,90 @@
+package io.github.stopstreaming.core
+
+import java.util.UUID
+import java.util.concurrent.CopyOnWriteArrayList
+
+import scala.jdk.CollectionConverters._
+
+import org.apache.spark.sql.streaming.StreamingQuery
+import org.slf4j.LoggerFactory
+
+/** Told of what happens at the control plane's door; metrics, audit records and the stop-directory adapter listen here.
+  * Every method has a default that does nothing, and a listener that throws is logged and ignored.
+  */
+trait ControlPlaneListener {
+
+  /** A query was registered (once per run). */
+  def queryRegistered(t: TrackedQuery): Unit = ()
+
+  /** A run of a query ended (its termination event came, or its thread was seen gone). */
+  def queryEnded(e: EndedQuery): Unit = ()
+
+  /** A stop request came through the door, whatever became of it. */
+  def stopRequested(target: String, request: StopRequest, source: StopSource, outcome: StopOutcome): Unit = ()
+
+  /** A stop finished: STOPPED, ESCALATED or FAILED. */
+  def stopFinished(t: StopTarget, state: StopState): Unit = ()
+}
+
+/** The control plane of one driver JVM, without any transport: the query registry, the stop engine and the dynamic
+  * configuration store. Every way of stopping a query (HTTP, stop files, JVM shutdown, the Scala and Python APIs) is a
+  * signal source that ends in [[requestStop]], the one door, where every request is also seen by the listeners.
+  */
+final class ControlPlane(val settings: ControlSettings, val dynamicConf: DynamicConfStore) {
+  private val log = LoggerFactory.getLogger(getClass)
+  private val listeners = new CopyOnWriteArrayList[ControlPlaneListener]()
+
+  val threads = new NamedThreads
+  val sessions = new SessionRegistry
+  val registry = new QueryRegistry(settings.retainTerminated, e => tell(_.queryEnded(e)))
+  val stopper = new Stopper(threads, (t, s) => tell(_.stopFinished(t, s)))
+
+  def addListener(l: ControlPlaneListener): Unit = listeners.add(l)
+
+  private def tell(f: ControlPlaneListener => Unit): Unit =
+    listeners.asScala.foreach(l => Guarded.run(log, s"control plane listener ${l.getClass.getSimpleName}")(f(l)))
+
+  /** Registers a running query (idempotent per run). */
+  def register(query: StreamingQuery): TrackedQuery = {
+    val (t, fresh) = registry.register(query)
+    if (fresh) tell(_.queryRegistered(t))
+    t
+  }
+
+  /** A query started in some session of this driver; with auto-registration on, it is found and registered. */
+  def onQueryStarted(id: UUID, runId: UUID): Unit =
+    if (settings.autoRegister) {
+      sessions.findQuery(id) match {
+        case Some(q) if q.runId == runId => register(q)
+        case _ => log.warn(s"query $id started but was not found in any known session; it is not registered")
+      }
+    }
+
+  def onQueryTerminated(id: UUID, runId: UUID, exception: Option[String]): Unit =
+    registry.markEnded(id, runId, exception.map(TrackedQuery.shorten))
+
+  /** The one door of every stop. Mode and timeout default to the configured ones; repeated or concurrent requests for
+    * one query make one stop (an immediate request overrides a graceful stop that is still draining).
+    */
+  def requestStop(idOrName: String, request: StopRequest, source: StopSource): StopOutcome = {
+    val outcome = registry.lookup(idOrName) match {
+      case Lookup.Running(t) =>
+        val mode = request.mode.getOrElse(settings.stopMode)
+        val timeout = request.timeoutMs.getOrElse(settings.stopTimeoutMs)
+        StopOutcome.Accepted(t, stopper.request(t, mode, timeout, source))
+      case Lookup.Ended(e) => StopOutcome.AlreadyEnded(e)
+      case Lookup.NotFound => StopOutcome.NotFound
+      case Lookup.Ambiguous(matches) => StopOutcome.Ambiguous(matches)
+    }
+    tell(_.stopRequested(idOrName, request, source, outcome))
+    outcome
+  }
+
+  /** Waits up to `ms` for a query's stop to finish; returns whether it did. */
+  def awaitStop(t: TrackedQuery, ms: Long): Boolean = stopper.await(t, ms)
+
+  def close(): Unit = {
+    stopper.close()
+    log.info("stopstreaming control plane stopped")
+  }
+}

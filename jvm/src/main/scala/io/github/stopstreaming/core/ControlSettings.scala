@@ -1,0 +1,87 @@
+package io.github.stopstreaming.core
+
+import java.nio.charset.StandardCharsets
+import java.nio.file.{Files, Paths}
+
+import scala.util.control.NonFatal
+
+/** Every `spark.stopstreaming.*` setting of the control plane, parsed and checked once (see [[Settings]]). */
+final case class ControlSettings(
+    restEnabled: Boolean,
+    restHost: Option[String],
+    restPort: Int,
+    stopPath: String,
+    token: Option[String],
+    stopMode: StopMode,
+    stopTimeoutMs: Long,
+    autoRegister: Boolean,
+    retainTerminated: Int,
+    fsStopDir: Option[String],
+    fsPollIntervalMs: Long,
+    confFile: Option[String] = None,
+    confInitial: Map[String, String] = Map.empty,
+    shutdownGraceful: Boolean = true,
+    shutdownTimeoutMs: Long = 20000L
+) {
+
+  /** Where the control server binds: loopback unless a token protects it or the user chose. */
+  def bindHost: String = restHost.getOrElse(if (token.isDefined) "0.0.0.0" else "127.0.0.1")
+
+  override def toString: String =
+    s"ControlSettings(rest=$restEnabled, host=$bindHost, port=$restPort, stopPath=$stopPath, " +
+      s"auth=${if (token.isDefined) "token" else "none"}, stop=$stopMode/${stopTimeoutMs}ms, " +
+      s"autoRegister=$autoRegister, retainTerminated=$retainTerminated, " +
+      s"fs.stopDir=${fsStopDir.getOrElse("none")}, fs.pollInterval=${fsPollIntervalMs}ms)"
+}
+
+object ControlSettings {
+  import Settings._
+
+  /** Parses the settings from Spark conf entries (full keys) and the process environment. */
+  def fromConf(conf: Map[String, String], env: Map[String, String] = sys.env): ControlSettings = {
+    val token = AuthToken
+      .read(conf)
+      .filter(_.nonEmpty)
+      .orElse(AuthTokenFile.read(conf).filter(_.nonEmpty).map(readTokenFile))
+      .orElse(env.get(TokenEnv).map(_.trim).filter(_.nonEmpty))
+    token.foreach(t => AuthToken.parse(t).left.foreach(m => throw new InvalidSettingException(AuthToken.fullKey, m)))
+    ControlSettings(
+      restEnabled = RestEnabled.get(conf),
+      restHost = RestHost.read(conf).filter(_.nonEmpty),
+      restPort = RestPort.get(conf),
+      stopPath = RestStopPath.get(conf),
+      token = token,
+      stopMode = StopModeSetting.get(conf),
+      stopTimeoutMs = StopTimeout.get(conf),
+      autoRegister = AutoRegister.get(conf),
+      retainTerminated = RetainTerminated.get(conf),
+      fsStopDir = FsStopDir.read(conf).filter(_.nonEmpty),
+      fsPollIntervalMs = FsPollInterval.get(conf),
+      confFile = ConfFile.read(conf).filter(_.nonEmpty),
+      confInitial = initialValues(conf),
+      shutdownGraceful = ShutdownGraceful.get(conf),
+      shutdownTimeoutMs = ShutdownTimeout.get(conf)
+    )
+  }
+
+  /** `spark.stopstreaming.conf.<key>` entries: initial dynamic values (`conf.file` is the file's path). */
+  private def initialValues(conf: Map[String, String]): Map[String, String] =
+    conf.collect {
+      case (k, v) if k.startsWith(ConfInitialPrefix) && k != ConfFile.fullKey =>
+        val key = k.stripPrefix(ConfInitialPrefix)
+        DynamicConfStore.checkEntry(key, v).left.foreach(r => throw new InvalidSettingException(k, r.message))
+        key -> v
+    }
+
+  private def readTokenFile(path: String): String = {
+    val key = AuthTokenFile.fullKey
+    val text =
+      try new String(Files.readAllBytes(Paths.get(path)), StandardCharsets.UTF_8)
+      catch {
+        case NonFatal(e) => throw new InvalidSettingException(key, s"cannot read '$path' (${e.getClass.getSimpleName})")
+      }
+    val t = text.trim
+    if (t.isEmpty) throw new InvalidSettingException(key, s"'$path' is empty")
+    t
+  }
+}

@@ -1,0 +1,129 @@
+package io.github.stopstreaming.core
+
+import java.nio.charset.StandardCharsets.UTF_8
+import java.time.Instant
+import java.util.concurrent.atomic.AtomicReference
+
+import scala.util.control.NonFatal
+
+/** One value of the store; `version` is the store's version at the value's last change. */
+final case class ConfEntry(value: String, version: Long, updatedAt: Instant)
+
+/** The whole store at one version: replaced as a unit, so a reader never sees half a change. */
+final case class ConfSnapshot(version: Long, entries: Map[String, ConfEntry])
+
+/** Why a change of the dynamic configuration was refused. The store says what happened; each adapter (HTTP, Python)
+  * decides how to tell its caller.
+  */
+sealed abstract class ConfRejection(val message: String)
+
+object ConfRejection {
+  final case class InvalidKey(key: String)
+      extends ConfRejection(s"key must be 1-${DynamicConfStore.MaxKeyLength} characters of A-Z a-z 0-9 . _ -")
+  final case class ValueTooLarge(key: String, bytes: Int)
+      extends ConfRejection(s"value of '$key' is $bytes bytes; the limit is ${DynamicConfStore.MaxValueBytes}")
+  final case class StoreFull(limit: Int) extends ConfRejection(s"the store holds $limit keys, its limit")
+  final case class VersionConflict(key: String, have: Long, want: Long)
+      extends ConfRejection(s"'$key' is at version $have, not $want")
+  final case class NotSaved(where: String, why: String)
+      extends ConfRejection(s"could not save to $where ($why); nothing was changed")
+}
+
+/** A refused change; `rejection` tells why. */
+final class ConfChangeException(val rejection: ConfRejection) extends IllegalArgumentException(rejection.message)
+
+/** Where the store keeps its snapshots between driver runs (a file on a Hadoop file system, in the `fs` adapter). */
+trait ConfPersistence {
+  def location: String
+
+  /** The stored snapshot, None when nothing is stored; a corrupt store is an error naming it. */
+  def read(): Option[ConfSnapshot]
+
+  /** Replaces the stored snapshot as a whole; throws when it could not. */
+  def write(s: ConfSnapshot): Unit
+}
+
+/** The dynamic configuration of the driver. Reads are one volatile read and a map lookup, with no lock and no network
+  * call; changes are serialized, written to the optional persistence first, and only then published, so a change that
+  * could not be saved is not kept either.
+  */
+final class DynamicConfStore(initial: ConfSnapshot, persistence: Option[ConfPersistence]) {
+  private val current = new AtomicReference[ConfSnapshot](initial)
+
+  def snapshot: ConfSnapshot = current.get
+
+  def get(key: String): Option[ConfEntry] = current.get.entries.get(key)
+
+  def version: Long = current.get.version
+
+  /** Sets `key`; with `ifVersion`, only when the key's version is that (0: only when it is absent). */
+  def put(key: String, value: String, ifVersion: Option[Long]): ConfEntry = synchronized {
+    DynamicConfStore.checkEntry(key, value).left.foreach(r => throw new ConfChangeException(r))
+    val s = current.get
+    checkVersion(s, key, ifVersion)
+    if (!s.entries.contains(key) && s.entries.size >= DynamicConfStore.MaxKeys)
+      throw new ConfChangeException(ConfRejection.StoreFull(DynamicConfStore.MaxKeys))
+    val v = s.version + 1
+    val entry = ConfEntry(value, v, Instant.now())
+    publish(ConfSnapshot(v, s.entries.updated(key, entry)))
+    entry
+  }
+
+  /** Removes `key` (with the same `ifVersion` rule); returns the removed entry, or None if absent. */
+  def delete(key: String, ifVersion: Option[Long]): Option[ConfEntry] = synchronized {
+    DynamicConfStore.checkKey(key).left.foreach(r => throw new ConfChangeException(r))
+    val s = current.get
+    checkVersion(s, key, ifVersion)
+    s.entries.get(key).map { old =>
+      publish(ConfSnapshot(s.version + 1, s.entries - key))
+      old
+    }
+  }
+
+  private def checkVersion(s: ConfSnapshot, key: String, ifVersion: Option[Long]): Unit = ifVersion.foreach { want =>
+    val have = s.entries.get(key).map(_.version).getOrElse(0L)
+    if (have != want) throw new ConfChangeException(ConfRejection.VersionConflict(key, have, want))
+  }
+
+  private def publish(next: ConfSnapshot): Unit = {
+    persistence.foreach { p =>
+      try p.write(next)
+      catch {
+        case NonFatal(e) => throw new ConfChangeException(ConfRejection.NotSaved(p.location, e.getMessage))
+      }
+    }
+    current.set(next)
+  }
+}
+
+object DynamicConfStore {
+  val MaxKeyLength = 256
+  val MaxValueBytes: Int = 64 * 1024
+  val MaxKeys = 10000
+  private val KeyPattern = "[A-Za-z0-9._-]{1,256}"
+
+  def isValidKey(key: String): Boolean = key != null && key.matches(KeyPattern)
+
+  def checkKey(key: String): Either[ConfRejection, Unit] =
+    if (isValidKey(key)) Right(()) else Left(ConfRejection.InvalidKey(key))
+
+  /** The rules every value obeys, wherever it comes from (HTTP, Spark conf seeds, the persistence file). */
+  def checkEntry(key: String, value: String): Either[ConfRejection, Unit] =
+    checkKey(key).flatMap { _ =>
+      val bytes = value.getBytes(UTF_8).length
+      if (bytes > MaxValueBytes) Left(ConfRejection.ValueTooLarge(key, bytes)) else Right(())
+    }
+
+  /** Initial values: the persistence wins; Spark conf `spark.stopstreaming.conf.<key>` sets keys it lacks. */
+  def open(initialValues: Map[String, String], persistence: Option[ConfPersistence]): DynamicConfStore = {
+    val fromFile = persistence.flatMap(_.read())
+    val base = fromFile.getOrElse(ConfSnapshot(0L, Map.empty))
+    val now = Instant.now()
+    val missing = initialValues.filter { case (k, _) => !base.entries.contains(k) }
+    val withInitial = missing.toSeq.sortBy(_._1).foldLeft(base) { case (s, (k, v)) =>
+      val version = s.version + 1
+      ConfSnapshot(version, s.entries.updated(k, ConfEntry(v, version, now)))
+    }
+    new DynamicConfStore(withInitial, persistence)
+  }
+}

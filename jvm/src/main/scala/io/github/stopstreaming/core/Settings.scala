@@ -1,0 +1,203 @@
+package io.github.stopstreaming.core
+
+/** A configuration value that cannot be used; the message always names the key. */
+final class InvalidSettingException(val key: String, message: String)
+    extends IllegalArgumentException(s"$key: $message")
+
+/** The kind of value a setting takes; it decides the parser and the Python types `configure()` accepts. */
+sealed abstract class SettingKind(val name: String)
+
+object SettingKind {
+  case object Bool extends SettingKind("boolean")
+  case object Integer extends SettingKind("int")
+  case object Text extends SettingKind("string")
+  case object Duration extends SettingKind("duration")
+}
+
+/** One `spark.stopstreaming.*` setting, declared once: key, kind, default, parser and the line the README shows. */
+final case class Setting[T](
+    key: String,
+    kind: SettingKind,
+    default: Option[T],
+    defaultText: String,
+    doc: String,
+    parse: String => Either[String, T]
+) {
+  def fullKey: String = Settings.Prefix + key
+
+  /** The value given in `conf` (full keys), parsed; a bad value fails with the key's name. */
+  def read(conf: Map[String, String]): Option[T] =
+    conf.get(fullKey).map(v => parse(v).fold(m => throw new InvalidSettingException(fullKey, m), identity))
+
+  /** The given value, else the default (only for settings that have one). */
+  def get(conf: Map[String, String]): T =
+    read(conf).orElse(default).getOrElse(throw new IllegalStateException(s"$fullKey has no default"))
+
+  /** The name `configure()` takes in Python: `rest.stopPath` -> `rest_stop_path`. */
+  def pythonName: String =
+    key.replace('.', '_').flatMap(c => if (c.isUpper) "_" + c.toLower else c.toString)
+}
+
+/** Every setting of the control plane, in the order the README's table lists them (the way Spark's own `ConfigBuilder`
+  * entries are declared). The README table and the Python option names are checked against this list by tests.
+  */
+object Settings {
+  val Prefix = "spark.stopstreaming."
+  val TokenEnv = "STOPSTREAMING_TOKEN"
+  val DefaultPort = 8558
+
+  private def bool(s: String): Either[String, Boolean] = s.trim.toLowerCase match {
+    case "true" => Right(true)
+    case "false" => Right(false)
+    case other => Left(s"'$other' is not true or false")
+  }
+
+  private def int(min: Int, max: Int)(s: String): Either[String, Int] =
+    try {
+      val n = s.trim.toInt
+      if (n < min || n > max) Left(s"$n is outside $min..$max") else Right(n)
+    } catch { case _: NumberFormatException => Left(s"'$s' is not a whole number") }
+
+  private def text(s: String): Either[String, String] = Right(s.trim)
+
+  private def duration(minMs: Long)(s: String): Either[String, Long] =
+    Durations.parse(s) match {
+      case None => Left(s"'$s' is not a duration such as 500ms, 30s or 5m")
+      case Some(ms) if ms < minMs =>
+        Left(if (minMs == 1) "must be above 0" else s"${ms}ms is below the minimum of ${minMs}ms")
+      case Some(ms) => Right(ms)
+    }
+
+  val RestEnabled: Setting[Boolean] =
+    Setting("rest.enabled", SettingKind.Bool, Some(true), "`true`", "run the HTTP control server", bool)
+  val RestHost: Setting[String] = Setting(
+    "rest.host",
+    SettingKind.Text,
+    None,
+    "`127.0.0.1` without a token, `0.0.0.0` with one",
+    "bind address",
+    text
+  )
+  val RestPort: Setting[Int] = Setting(
+    "rest.port",
+    SettingKind.Integer,
+    Some(DefaultPort),
+    "`8558`",
+    "port; `0` picks a free one (logged, and published as `spark.stopstreaming.rest.url`)",
+    int(0, 65535)
+  )
+  val RestStopPath: Setting[String] = Setting(
+    "rest.stopPath",
+    SettingKind.Text,
+    Some("/stop"),
+    "`/stop`",
+    "base path of the `POST {stopPath}/{queryId}` of the stopstreaming 0.x API",
+    s => StopPaths.check(s.trim).map(_ => s.trim)
+  )
+  val AuthToken: Setting[String] = Setting(
+    "auth.token",
+    SettingKind.Text,
+    None,
+    "(none)",
+    "bearer token required by every endpoint but health",
+    s =>
+      if (s.exists(c => c.isWhitespace || c.isControl)) Left("the token must not contain spaces or control characters")
+      else Right(s)
+  )
+  val AuthTokenFile: Setting[String] = Setting(
+    "auth.tokenFile",
+    SettingKind.Text,
+    None,
+    "(none)",
+    "file holding the token (used when `auth.token` is unset)",
+    text
+  )
+  val StopModeSetting: Setting[StopMode] = Setting(
+    "stop.mode",
+    SettingKind.Text,
+    Some(StopMode.Graceful),
+    "`graceful`",
+    "default mode of a stop: `graceful` or `immediate`",
+    StopMode.parseEither
+  )
+  val StopTimeout: Setting[Long] = Setting(
+    "stop.timeout",
+    SettingKind.Duration,
+    Some(0L),
+    "`0`",
+    "how long a graceful stop may wait before escalating to immediate; `0` = never",
+    duration(0)
+  )
+  val AutoRegister: Setting[Boolean] =
+    Setting("autoRegister", SettingKind.Bool, Some(true), "`true`", "register every query the driver starts", bool)
+  val RetainTerminated: Setting[Int] = Setting(
+    "registry.retainTerminated",
+    SettingKind.Integer,
+    Some(100),
+    "`100`",
+    "how many ended queries stay visible",
+    int(0, 100000)
+  )
+  val FsStopDir: Setting[String] = Setting(
+    "fs.stopDir",
+    SettingKind.Text,
+    None,
+    "(none)",
+    "stop directory watched for every query (created at start if missing)",
+    text
+  )
+  val FsPollInterval: Setting[Long] = Setting(
+    "fs.pollInterval",
+    SettingKind.Duration,
+    Some(1000L),
+    "`1s`",
+    "how often each stop directory is listed (at least 10ms)",
+    duration(10)
+  )
+  val ShutdownGraceful: Setting[Boolean] = Setting(
+    "shutdown.graceful",
+    SettingKind.Bool,
+    Some(true),
+    "`true`",
+    "stop every query gracefully when the driver JVM shuts down",
+    bool
+  )
+  val ShutdownTimeout: Setting[Long] = Setting(
+    "shutdown.timeout",
+    SettingKind.Duration,
+    Some(20000L),
+    "`20s`",
+    "bound of that graceful shutdown before it escalates to immediate",
+    duration(1)
+  )
+  val ConfFile: Setting[String] = Setting(
+    "conf.file",
+    SettingKind.Text,
+    None,
+    "(none)",
+    "persistence file of the dynamic configuration (any Hadoop path)",
+    text
+  )
+
+  /** Every setting, in README order. `conf.<key>` (initial dynamic values) is a family of keys, not one setting. */
+  val all: Seq[Setting[_]] = Seq(
+    RestEnabled,
+    RestHost,
+    RestPort,
+    RestStopPath,
+    AuthToken,
+    AuthTokenFile,
+    StopModeSetting,
+    StopTimeout,
+    AutoRegister,
+    RetainTerminated,
+    FsStopDir,
+    FsPollInterval,
+    ShutdownGraceful,
+    ShutdownTimeout,
+    ConfFile
+  )
+
+  /** The prefix of the initial dynamic values, `spark.stopstreaming.conf.<key>=<value>`. */
+  val ConfInitialPrefix: String = Prefix + "conf."
+}

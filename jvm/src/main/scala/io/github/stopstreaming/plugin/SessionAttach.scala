@@ -1,0 +1,40 @@
+package io.github.stopstreaming.plugin
+
+import scala.util.control.NonFatal
+
+import io.github.stopstreaming.core.ControlSettings
+import io.github.stopstreaming.runtime.StopStreamingRuntime
+import org.apache.spark.SparkContext
+import org.apache.spark.scheduler.{SparkListener, SparkListenerApplicationEnd}
+import org.apache.spark.sql.SparkSession
+
+/** How the Scala and Python APIs reach the control plane for a session: the plugin's, or one started now from the
+  * session's Spark conf when no plugin was configured (the jar is only on the classpath, as in a notebook attached to a
+  * running cluster). Either way the session's queries are registered from then on.
+  */
+object SessionAttach {
+
+  def runtimeFor(spark: SparkSession): StopStreamingRuntime = {
+    var startedNow = false
+    val rt = StopStreamingRuntime.getOrStart {
+      startedNow = true
+      (ControlSettings.fromConf(spark.sparkContext.getConf.getAll.toMap), spark.sparkContext.hadoopConfiguration)
+    }
+    if (startedNow) stopWithContext(spark.sparkContext, rt)
+    if (!rt.plane.sessions.contains(spark)) {
+      rt.plane.sessions.record(spark)
+      // Sessions built before the plugin could name its listener get it here.
+      if (!hasOwnListener(spark)) spark.streams.addListener(new QueryEventsListener())
+    }
+    rt
+  }
+
+  private def hasOwnListener(spark: SparkSession): Boolean =
+    try spark.streams.listListeners().exists(_.isInstanceOf[QueryEventsListener])
+    catch { case NonFatal(_) => false }
+
+  private def stopWithContext(sc: SparkContext, rt: StopStreamingRuntime): Unit =
+    sc.addSparkListener(new SparkListener {
+      override def onApplicationEnd(end: SparkListenerApplicationEnd): Unit = StopStreamingRuntime.shutdown(rt)
+    })
+}
