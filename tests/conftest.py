@@ -20,6 +20,11 @@ import stopstreaming
 
 TOKEN = "test-token-0123456789"
 
+# Every driver a test starts (in this process, spark-submit, spark-class) logs at WARN.
+os.environ.setdefault(
+    "SPARK_CONF_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "spark-conf")
+)
+
 
 def wait_for(
     predicate: Callable[[], Any],
@@ -247,7 +252,18 @@ def spark_env() -> dict[str, str]:
 
 def stopstreaming_threads(spark: Any) -> int:
     """How many live driver threads belong to stopstreaming."""
-    return int(spark._jvm.io.github.stopstreaming.control.NamedThreads.count())
+    return int(spark._jvm.io.github.stopstreaming.core.NamedThreads.count())
 
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
+def examples_jar() -> str:
+    """The Scala example application's jar for the installed PySpark's Spark line (`make build` makes it)."""
+    import pyspark
+
+    line = stopstreaming.spark_line(pyspark.__version__)
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "target", "examples",
+                        f"stopstreaming-examples-{line}.jar")  # fmt: skip
+    assert os.path.isfile(path), f"{path} is missing: run `make build`"
+    return path

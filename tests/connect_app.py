@@ -41,8 +41,11 @@ if pyspark.__version__.startswith("3."):
         if jar:
             break
     assert jar, "no spark-connect_2.12 jar for this Spark 3.5 could be fetched"
-    builder = builder.config("spark.jars", str(jar))
-spark = stopstreaming.configure(builder, rest_port=0, rest_host="127.0.0.1", auth_token=TOKEN).getOrCreate()
+builder = stopstreaming.configure(builder, rest_port=0, rest_host="127.0.0.1", auth_token=TOKEN)
+if pyspark.__version__.startswith("3."):
+    # A spark.jars of one's own, set after configure(), lists the plugin's jar too.
+    builder = builder.config("spark.jars", f"{stopstreaming.jar_path()},{jar}")
+spark = builder.getOrCreate()
 out: dict = {"connect": stopstreaming.is_connect_session(spark)}
 url = stopstreaming.control_url(spark)
 out["url"] = url

@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 
 import stopstreaming
-from conftest import free_port, spark_env, wait_for
+from conftest import examples_jar, free_port, spark_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def test_published_artifact_runs_with_packages(tmp_path):
         "--packages", f"io.github.stopstreaming:stopstreaming-{line}:{version}",
         "--conf", f"spark.plugins={stopstreaming.PLUGIN_CLASS}",
         "--conf", f"spark.stopstreaming.rest.port={port}",
-        "--class", "io.github.stopstreaming.examples.StopStreamingExample", "spark-internal",
+        "--class", "io.github.stopstreaming.examples.StopStreamingExample", examples_jar(),
         "--name", "from-packages", "--trigger", "1 second",
     ]  # fmt: skip
     with open(log, "w") as out:

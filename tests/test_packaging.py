@@ -9,6 +9,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 import stopstreaming
+from stopstreaming import jvm as sj
 from stopstreaming import session as ss
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,31 +57,36 @@ def test_jar_shades_its_dependencies(spark_version):
 
 
 def test_driver_jar_has_the_package_version(spark):
-    assert ss.facade(spark).version() == stopstreaming.__version__
+    assert sj.facade_for_jvm(spark._jvm).version() == stopstreaming.__version__
 
 
 def test_a_jar_of_another_version_is_refused(spark, monkeypatch):
-    monkeypatch.setattr(ss, "__version__", "9.9.9")
-    monkeypatch.setattr(ss, "_checked_gateways", set())
+    monkeypatch.setattr(sj, "__version__", "9.9.9")
+    monkeypatch.setattr(sj, "_checked_gateways", set())
     with pytest.raises(stopstreaming.JarVersionMismatchError, match="9.9.9"):
-        ss.facade(spark)
+        sj.facade_for_jvm(spark._jvm)
 
 
-def test_configure_appends_to_existing_jars_and_plugins(spark):
+def test_configure_keeps_spark_plugins_and_the_drivers_jars(spark):
+    # The running driver's conf (here the test session's) is what configure() appends to; the
+    # builder's own values are PySpark's private state, which it does not read.
+    running_jars = spark.sparkContext.getConf().get("spark.jars")
     b = SparkSession.Builder()
-    b.config("spark.jars", "/opt/other.jar").config("spark.plugins", "com.example.Other")
+    b.config("spark.plugins", "com.example.Other")
     with pytest.warns(ss.PluginSettingsIgnoredWarning, match="only apply to a new SparkContext"):
         stopstreaming.configure(b, rest_port=9000, auto_register=False, stop_timeout="5m")
-    opts = b._options
-    assert opts["spark.jars"] == f"/opt/other.jar,{stopstreaming.jar_path()}"
-    assert opts["spark.plugins"] == f"com.example.Other,{stopstreaming.PLUGIN_CLASS}"
+    opts = b._options  # the test looks at what configure() set; configure() itself never does
+    assert opts["spark.plugins"] == "com.example.Other", "the user's spark.plugins is left alone"
+    assert opts["spark.plugins.defaultList"].split(",").count(stopstreaming.PLUGIN_CLASS) == 1
+    assert stopstreaming.jar_path() in opts["spark.jars"].split(",")
+    assert set(running_jars.split(",")) <= set(opts["spark.jars"].split(","))
     assert opts["spark.stopstreaming.rest.port"] == "9000"
     assert opts["spark.stopstreaming.autoRegister"] == "false"
     assert opts["spark.stopstreaming.stop.timeout"] == "5m"
     # Configuring twice adds nothing twice.
     with pytest.warns(ss.PluginSettingsIgnoredWarning):
         stopstreaming.configure(b)
-    assert opts["spark.plugins"].count(stopstreaming.PLUGIN_CLASS) == 1
+    assert opts["spark.jars"].split(",").count(stopstreaming.jar_path()) == 1
 
 
 def test_configure_checks_its_arguments():

@@ -105,3 +105,13 @@ def test_load_config_reads_hocon(spark, tmpdir_path):
         f.write('stopstreaming { backend = "rest", rest { port = "eighty" } }')
     with pytest.raises(stopstreaming.ConfigurationError, match="stopstreaming.rest.port"):
         stopstreaming.load_config(path)
+
+
+def test_the_stop_path_rule_is_the_plugins(spark):
+    from stopstreaming.config import stop_path_error
+
+    rule = spark._jvm.io.github.stopstreaming.core.StopPaths
+    samples = ["/stop", "/ops/stop", "stop", "/stop/", "/", "//x", "/a/../b", "/./x", "/api", "/api/v1",
+               "/apix", "/st op", "/é", "/a~b.c_d-e"]  # fmt: skip
+    for p in samples:
+        assert (stop_path_error(p) is None) == rule.check(p).isRight(), p

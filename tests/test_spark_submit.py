@@ -10,7 +10,7 @@ import time
 import requests
 
 import stopstreaming
-from conftest import free_port, spark_env, wait_for
+from conftest import examples_jar, free_port, spark_env, wait_for
 
 BIN = os.path.dirname(sys.executable)
 
@@ -24,8 +24,9 @@ def test_example_app_under_spark_submit_stops_gracefully(tmpdir_path):
         "--conf", "spark.ui.enabled=false",
         "--conf", f"spark.plugins={stopstreaming.PLUGIN_CLASS}",
         "--conf", f"spark.stopstreaming.rest.port={port}",
+        "--jars", stopstreaming.jar_path(),
         "--class", "io.github.stopstreaming.examples.StopStreamingExample",
-        stopstreaming.jar_path(),
+        examples_jar(),
         "--name", "submitted", "--trigger", "1 second", "--batch-ms", "800",
     ]  # fmt: skip
     with open(log_path, "w") as log:

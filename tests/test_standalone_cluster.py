@@ -12,7 +12,7 @@ import pytest
 import requests
 
 import stopstreaming
-from conftest import free_port, spark_env, wait_for
+from conftest import examples_jar, free_port, spark_env, wait_for
 
 APPS = Path(__file__).with_name("apps")
 
@@ -167,7 +167,8 @@ def test_scala_example_in_cluster_deploy_mode(cluster, tmp_path):
     submit = subprocess.run(
         [_bin("spark-submit"), "--master", cluster["master"], "--deploy-mode", "cluster",
          "--driver-memory", "512m", *_confs(port, stop_dir), *_driver_java_options(),
-         "--class", "io.github.stopstreaming.examples.StopStreamingExample", stopstreaming.jar_path(),
+         "--jars", stopstreaming.jar_path(),
+         "--class", "io.github.stopstreaming.examples.StopStreamingExample", examples_jar(),
          "--name", "clu", "--queries", "2", "--trigger", "1 second", "--batch-ms", "200"],
         capture_output=True, text=True, env=_env(), timeout=180,
     )  # fmt: skip

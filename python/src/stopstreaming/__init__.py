@@ -4,10 +4,12 @@ The package is thin: it wires a session to the JVM driver plugin (whose jar it c
 talks to the plugin over Py4J or over its HTTP control API.
 """
 
+from stopstreaming.backend import is_connect_session
 from stopstreaming.client import StopStreamingClient
 from stopstreaming.config import FileSystemStopConfig, FsType, RestStopConfig, load_config
 from stopstreaming.dynconf import DynamicConf, dynamic_conf
 from stopstreaming.errors import (
+    AmbiguousQueryError,
     AuthenticationError,
     ConfigurationError,
     ConflictError,
@@ -23,11 +25,13 @@ from stopstreaming.errors import (
     UnsupportedSparkVersionError,
 )
 from stopstreaming.jar import SUPPORTED_SPARK, __version__, jar_path, spark_line
-from stopstreaming.session import PLUGIN_CLASS, configure, control_url, is_connect_session
-from stopstreaming.streaming import await_external_termination
+from stopstreaming.jvm import PLUGIN_CLASS
+from stopstreaming.session import configure, control_url
+from stopstreaming.streaming import await_external_termination, request_stop
 
 __all__ = [
     "PLUGIN_CLASS",
+    "AmbiguousQueryError",
     "AuthenticationError",
     "ConfigurationError",
     "ConflictError",
@@ -55,5 +59,6 @@ __all__ = [
     "is_connect_session",
     "jar_path",
     "load_config",
+    "request_stop",
     "spark_line",
 ]

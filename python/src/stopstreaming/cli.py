@@ -1,7 +1,8 @@
 """The ``stopstreaming`` command: list, show and stop queries of a driver over HTTP.
 
 Exit codes: 0 ok, 1 other error, 2 usage, 3 not found, 4 authentication, 5 unreachable,
-6 timed out (the query still ran when ``--wait`` ran out), 7 conflict (``--if-version`` lost).
+6 timed out (the query still ran when ``--wait`` ran out), 7 conflict (``--if-version`` lost),
+8 ambiguous (a name that several running queries have: use the id).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from stopstreaming.client import StopStreamingClient
 from stopstreaming.errors import (
+    AmbiguousQueryError,
     AuthenticationError,
     ConfigurationError,
     ConflictError,
@@ -33,42 +35,64 @@ EXIT_CODES = {
     "unreachable": 5,
     "timeout": 6,
     "conflict": 7,
+    "ambiguous": 8,
 }
+
+
+def _global_options(p: argparse.ArgumentParser, defaults: bool) -> None:
+    """Add the options every command takes, before or after the command's name."""
+
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
+    p.add_argument(
+        "--url",
+        default=default(os.environ.get("STOPSTREAMING_URL", "http://127.0.0.1:8558")),
+        help="control server URL (env STOPSTREAMING_URL; default http://127.0.0.1:8558)",
+    )
+    p.add_argument(
+        "--token", default=default(None), help="bearer token (prefer --token-file or STOPSTREAMING_TOKEN)"
+    )
+    p.add_argument(
+        "--token-file",
+        default=default(os.environ.get("STOPSTREAMING_TOKEN_FILE")),
+        help="file holding the bearer token (env STOPSTREAMING_TOKEN_FILE)",
+    )
+    p.add_argument(
+        "--json", action="store_true", default=default(False), help="print JSON instead of a table"
+    )
+    p.add_argument("--http-timeout", type=float, default=default(30.0), help="seconds to wait for an answer")
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stopstreaming", description=__doc__.splitlines()[0])
-    p.add_argument(
-        "--url",
-        default=os.environ.get("STOPSTREAMING_URL", "http://127.0.0.1:8558"),
-        help="control server URL (env STOPSTREAMING_URL; default %(default)s)",
-    )
-    p.add_argument(
-        "--token",
-        default=os.environ.get("STOPSTREAMING_TOKEN"),
-        help="bearer token (env STOPSTREAMING_TOKEN)",
-    )
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--http-timeout", type=float, default=30.0, help="seconds to wait for an answer")
+    _global_options(p, defaults=True)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, defaults=False)
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list the driver's queries")
-    show = sub.add_parser("show", help="show one query")
+
+    def command(*names: str, **kw: Any) -> argparse.ArgumentParser:
+        parent = sub if len(names) == 1 else names[0]
+        return parent.add_parser(names[-1], parents=[common], **kw)  # type: ignore[union-attr]
+
+    command("list", help="list the driver's queries")
+    show = command("show", help="show one query")
     show.add_argument("query", help="query id or name")
-    stop = sub.add_parser("stop", help="stop a query (graceful by default)")
+    stop = command("stop", help="stop a query (graceful by default)")
     stop.add_argument("query", help="query id or name")
     stop.add_argument("--mode", choices=["graceful", "immediate"])
     stop.add_argument("--timeout", help="escalate to immediate after this long, e.g. 5m")
     stop.add_argument("--wait", help="wait this long for the query to end, e.g. 2m")
-    conf = sub.add_parser("conf", help="read and change the dynamic configuration")
+    conf = command("conf", help="read and change the dynamic configuration")
     csub = conf.add_subparsers(dest="conf_command", required=True)
-    csub.add_parser("list", help="every key and value")
-    cget = csub.add_parser("get", help="one value")
+    command(csub, "list", help="every key and value")
+    cget = command(csub, "get", help="one value")
     cget.add_argument("key")
-    cset = csub.add_parser("set", help="set a value")
+    cset = command(csub, "set", help="set a value")
     cset.add_argument("key")
     cset.add_argument("value")
     cset.add_argument("--if-version", type=int, help="only if the key is at this version (0: only if unset)")
-    cunset = csub.add_parser("unset", help="remove a value")
+    cunset = command(csub, "unset", help="remove a value")
     cunset.add_argument("key")
     cunset.add_argument("--if-version", type=int, help="only if the key is at this version")
     return p
@@ -121,11 +145,27 @@ def _conf_table(rows: list[list[str]], version: int) -> str:
     return "\n".join([*lines, f"(store version {version})"])
 
 
+def _token(args: argparse.Namespace) -> str | None:
+    """--token, else --token-file (or STOPSTREAMING_TOKEN_FILE), else STOPSTREAMING_TOKEN."""
+    if args.token:
+        return str(args.token)
+    if args.token_file:
+        try:
+            with open(args.token_file, encoding="utf-8") as f:
+                token = f.read().strip()
+        except OSError as e:
+            raise ConfigurationError(f"cannot read --token-file {args.token_file}: {e.strerror}") from None
+        if not token:
+            raise ConfigurationError(f"--token-file {args.token_file} is empty")
+        return token
+    return os.environ.get("STOPSTREAMING_TOKEN") or None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        client = StopStreamingClient(args.url, args.token, timeout=args.http_timeout)
+        client = StopStreamingClient(args.url, _token(args), timeout=args.http_timeout)
         if args.command == "list":
             qs = client.queries()
             _print(args, {"queries": qs}, [_row(q) for q in qs])
@@ -144,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConflictError as e:
         print(f"stopstreaming: conflict: {e}", file=sys.stderr)
         return EXIT_CODES["conflict"]
+    except AmbiguousQueryError as e:
+        print(f"stopstreaming: ambiguous: {e}", file=sys.stderr)
+        return EXIT_CODES["ambiguous"]
     except QueryNotFoundError as e:
         print(f"stopstreaming: not found: {e}", file=sys.stderr)
         return EXIT_CODES["not_found"]

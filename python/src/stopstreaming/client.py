@@ -7,6 +7,7 @@ from typing import Any
 import requests
 
 from stopstreaming.errors import (
+    AmbiguousQueryError,
     AuthenticationError,
     ConfigurationError,
     ConflictError,
@@ -15,7 +16,10 @@ from stopstreaming.errors import (
     ServerUnreachableError,
 )
 
-__all__ = ["StopStreamingClient"]
+__all__ = ["MAX_WAIT_S", "StopStreamingClient"]
+
+# The longest `wait=` the server accepts.
+MAX_WAIT_S = 600.0
 
 
 class StopStreamingClient:
@@ -53,6 +57,8 @@ class StopStreamingClient:
             raise AuthenticationError(f"{message} (HTTP 401)")
         if r.status_code == 404:
             raise QueryNotFoundError(message)
+        if r.status_code == 409:
+            raise AmbiguousQueryError(message)
         if r.status_code == 412:
             raise ConflictError(message)
         raise RequestError(f"{message} (HTTP {r.status_code})", status=r.status_code)
@@ -82,7 +88,8 @@ class StopStreamingClient:
         ``result["active"]`` tells whether it still runs.
         """
         params = {k: v for k, v in (("mode", mode), ("timeout", timeout), ("wait", wait)) if v}
-        wait_s = _seconds(wait) if wait else 0.0
+        # The server checks `wait` (at most 10 minutes); the answer may take that long.
+        wait_s = MAX_WAIT_S if wait else 0.0
         return self._request(
             "POST", f"/api/v1/queries/{_segment(id_or_name)}/stop", wait_s=wait_s, params=params
         )
@@ -122,15 +129,3 @@ def _segment(s: str) -> str:
     if not isinstance(s, str) or not s:
         raise ConfigurationError("a query id or name must be a non-empty string")
     return quote(s, safe="")
-
-
-def _seconds(duration: str) -> float:
-    """Parse a Spark-style duration (``500ms``, ``30s``, ``5m``, ``1h``) into seconds."""
-    units = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
-    d = duration.strip().lower()
-    for unit in sorted(units, key=len, reverse=True):
-        if d.endswith(unit) and d[: -len(unit)].strip().replace(".", "", 1).isdigit():
-            return float(d[: -len(unit)]) * units[unit]
-    if d.isdigit():
-        return int(d) / 1000.0
-    raise ConfigurationError(f"{duration!r} is not a duration such as 500ms, 30s or 5m")

@@ -1,8 +1,8 @@
-"""The seed library's stop configurations, in Python spelling."""
+"""The stop configurations of the stopstreaming 0.x API, in Python spelling."""
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import Union
@@ -13,7 +13,7 @@ __all__ = ["FileSystemStopConfig", "FsType", "RestStopConfig", "StopConfig", "lo
 
 
 class FsType(str, Enum):
-    """File systems the seed knew by name; any Hadoop URI in ``stop_dir`` works as well."""
+    """File systems known by name; any Hadoop URI in ``stop_dir`` works as well."""
 
     LOCAL_FILE_SYSTEM = "LocalFileSystem"
     DBFS = "DBFS"
@@ -32,12 +32,9 @@ class RestStopConfig:
             raise ConfigurationError("RestStopConfig.host must be a non-empty string")
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             raise ConfigurationError(f"RestStopConfig.port must be an int in 0..65535, not {self.port!r}")
-        if (
-            not isinstance(self.stop_path, str)
-            or not self.stop_path.startswith("/")
-            or self.stop_path.endswith("/")
-        ):
-            raise ConfigurationError(f"RestStopConfig.stop_path must look like /stop, not {self.stop_path!r}")
+        if not isinstance(self.stop_path, str) or stop_path_error(self.stop_path):
+            why = stop_path_error(self.stop_path) if isinstance(self.stop_path, str) else "not a string"
+            raise ConfigurationError(f"RestStopConfig.stop_path {self.stop_path!r}: {why}")
 
 
 @dataclass(frozen=True)
@@ -60,21 +57,36 @@ class FileSystemStopConfig:
 
 StopConfig = Union[RestStopConfig, FileSystemStopConfig]
 
+# The plugin's rule for a stop path (core/StopPaths.scala), so a bad one fails at construction,
+# before any JVM exists; tests/test_python_api.py checks that both sides agree.
+_STOP_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+
+
+def stop_path_error(path: str) -> str | None:
+    """Why ``path`` cannot be a stop path such as ``/stop``, or None when it can."""
+    if not _STOP_PATH.fullmatch(path) or any(s in (".", "..") for s in path.split("/")):
+        return "must look like /stop: one or more plain path segments, no trailing slash"
+    if path == "/api" or path.startswith("/api/"):
+        return "must not be under /api, which the control API uses"
+    return None
+
 
 def load_config(path: str | None = None) -> StopConfig:
-    """Read the seed's HOCON ``stopstreaming { ... }`` block from ``path`` (or ``application.conf``).
+    """Read the HOCON ``stopstreaming { ... }`` block from ``path`` (or ``application.conf``).
 
     The file is parsed by the plugin jar in the running driver, exactly as the Scala
     ``StopConfigLoader`` does, so a classic SparkSession must be running.
     """
-    from stopstreaming.session import call_jvm, facade, running_classic_session
+    from pyspark.sql import SparkSession
 
-    spark = running_classic_session()
-    if spark is None:
+    from stopstreaming.classic import ClassicBackend
+
+    spark = SparkSession.getActiveSession()
+    if spark is None or type(spark).__module__.startswith("pyspark.sql.connect"):
         raise StopStreamingError(
-            "load_config() reads HOCON through the driver JVM: start a SparkSession first"
+            "load_config() reads HOCON through the driver JVM: start a classic SparkSession first"
         )
-    data = json.loads(call_jvm(lambda: facade(spark).loadConfig(path or "")))
+    data = ClassicBackend.for_session(spark).load_config(path)
     if data["backend"] == "rest":
         return RestStopConfig(data["host"], int(data["port"]), data["stopPath"])
     return FileSystemStopConfig(data["stopDir"], FsType(data["fsType"]))

@@ -31,6 +31,10 @@ class QueryNotFoundError(StopStreamingError, LookupError):
     """No query has the given id or name (or no dynamic value has the given key)."""
 
 
+class AmbiguousQueryError(StopStreamingError, LookupError):
+    """A name matches several running queries (in different sessions): use the query's id (HTTP 409)."""
+
+
 class ConflictError(StopStreamingError):
     """A compare-and-set change lost: the value's version was not the expected one (HTTP 412)."""
 

@@ -1,0 +1,81 @@
+"""What the public API does for a classic session: one Py4J call into the plugin's facade each."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stopstreaming.config import FileSystemStopConfig, RestStopConfig, StopConfig
+from stopstreaming.errors import ConfigurationError, StopStreamingError
+from stopstreaming.jvm import call_jvm, facade_for_jvm
+
+__all__ = ["ClassicBackend"]
+
+
+class ClassicBackend:
+    """The plugin in this process's driver JVM, for one classic session."""
+
+    def __init__(self, jvm: Any, jsession: Any) -> None:
+        self._facade = facade_for_jvm(jvm)
+        self._jsession = jsession
+
+    @classmethod
+    def for_session(cls, spark: Any) -> ClassicBackend:
+        """Return the backend of a classic ``SparkSession``."""
+        return cls(getattr(spark, "_jvm", None) or spark.sparkContext._jvm, spark._jsparkSession)
+
+    @classmethod
+    def for_query(cls, query: Any) -> ClassicBackend:
+        """Return the backend of a classic ``StreamingQuery``'s own session (maybe not the active one)."""
+        jsq = getattr(query, "_jsq", None)
+        if jsq is None:
+            raise ConfigurationError(f"expected a pyspark StreamingQuery, got {type(query).__name__}")
+        from pyspark import SparkContext
+
+        sc = SparkContext._active_spark_context
+        if sc is None:
+            raise ConfigurationError("no SparkContext is running in this process")
+        return cls(sc._jvm, jsq.sparkSession())
+
+    def ensure_started(self) -> str:
+        """Start the control plane in this driver if no plugin did; return its URL ("" with HTTP off)."""
+        return str(call_jvm(lambda: self._facade.ensureStarted(self._jsession)))
+
+    def control_url(self) -> str:
+        """Return the URL of the driver's control server."""
+        url = self.ensure_started()
+        if not url:
+            raise StopStreamingError("the control server is off (spark.stopstreaming.rest.enabled=false)")
+        return url
+
+    def register(self, query: Any, config: StopConfig | None) -> None:
+        """Register ``query`` for external stops as ``config`` says (None: the plugin's settings)."""
+        jsq, f, js = query._jsq, self._facade, self._jsession
+        if config is None:
+            call_jvm(lambda: f.register(js, jsq))
+        elif isinstance(config, RestStopConfig):
+            call_jvm(lambda: f.attachRest(js, jsq, config.host, config.port, config.stop_path))
+        elif isinstance(config, FileSystemStopConfig):
+            call_jvm(lambda: f.attachFileSystem(js, jsq, config.stop_dir, config.fs_type.value))
+
+    def request_stop(self, query: Any, mode: str | None, timeout: str | None) -> dict[str, Any]:
+        """Ask for a stop of ``query`` and return the query as JSON at once."""
+        jsq, f, js = query._jsq, self._facade, self._jsession
+        return dict(json.loads(call_jvm(lambda: f.requestStop(js, jsq, mode or "", timeout or ""))))
+
+    def conf_get(self, key: str) -> str | None:
+        """Return the dynamic value of ``key``, or None."""
+        value = call_jvm(lambda: self._facade.confGet(key))
+        return None if value is None else str(value)
+
+    def conf_version(self) -> int:
+        """Return the dynamic configuration's version."""
+        return int(call_jvm(lambda: self._facade.confVersion()))
+
+    def conf_snapshot(self) -> dict[str, Any]:
+        """Return the whole dynamic configuration, as ``GET /api/v1/conf`` shows it."""
+        return dict(json.loads(call_jvm(lambda: self._facade.confJson())))
+
+    def load_config(self, path: str | None) -> dict[str, Any]:
+        """Read a HOCON stop configuration through the driver JVM."""
+        return dict(json.loads(call_jvm(lambda: self._facade.loadConfig(path or ""))))

@@ -1,0 +1,101 @@
+"""What the public API does for a Spark Connect session.
+
+The plugin runs in the server, so calls go to its HTTP API, and what only the server could do
+(another port, another stop directory) is refused instead of silently doing nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import urlparse
+
+from stopstreaming.client import StopStreamingClient
+from stopstreaming.config import FileSystemStopConfig, RestStopConfig, StopConfig
+from stopstreaming.errors import QueryNotFoundError, UnsupportedInSparkConnectError
+
+__all__ = ["ConnectBackend"]
+
+_NO_PLUGIN = (
+    "the Spark Connect server runs no stopstreaming plugin: start it with "
+    "spark.plugins=io.github.stopstreaming.StopStreamingPlugin (and the jar on spark.jars), or build "
+    "a local one with stopstreaming.configure(SparkSession.builder.remote('local[*]'))"
+)
+
+
+class ConnectBackend:
+    """The plugin in a Spark Connect server, for one client session."""
+
+    def __init__(self, spark: Any, token: str | None = None) -> None:
+        self._spark = spark
+        self._token = token or os.environ.get("STOPSTREAMING_TOKEN")
+
+    @classmethod
+    def for_session(cls, spark: Any, token: str | None = None) -> ConnectBackend:
+        """Return the backend of a ``SparkSession``."""
+        return cls(spark, token)
+
+    @classmethod
+    def for_query(cls, query: Any, token: str | None = None) -> ConnectBackend:
+        """Return the backend of a Connect ``StreamingQuery``'s session."""
+        return cls(query._session, token)
+
+    def _conf(self, key: str) -> str | None:
+        value = self._spark.conf.get(key, None)
+        return None if value is None else str(value)
+
+    def control_url(self) -> str:
+        """Return the URL of the driver's control server."""
+        url = self._conf("spark.stopstreaming.rest.url")
+        if not url:
+            raise UnsupportedInSparkConnectError(_NO_PLUGIN)
+        return url
+
+    def client(self) -> StopStreamingClient:
+        """Return an HTTP client of the server's control API."""
+        return StopStreamingClient(self.control_url(), self._token)
+
+    def register(self, query: Any, config: StopConfig | None) -> None:
+        """Check that the server, which registers every query itself, can honour ``config``."""
+        url = self._conf("spark.stopstreaming.rest.url")
+        stop_dir = self._conf("spark.stopstreaming.fs.stopDir")
+        if not url and not stop_dir:
+            raise UnsupportedInSparkConnectError("nothing could stop this query from outside: " + _NO_PLUGIN)
+        if isinstance(config, RestStopConfig):
+            server_port = urlparse(url).port if url else None
+            server_path = self._conf("spark.stopstreaming.rest.stopPath") or "/stop"
+            if server_port != config.port or server_path != config.stop_path:
+                raise UnsupportedInSparkConnectError(
+                    f"from Spark Connect only the server's own control port can be used: it serves "
+                    f"{server_path} on port {server_port}, not {config.stop_path} on port {config.port}"
+                )
+        elif isinstance(config, FileSystemStopConfig):
+            if not stop_dir or _norm(stop_dir) != _norm(config.stop_dir):
+                raise UnsupportedInSparkConnectError(
+                    "from Spark Connect only the server's spark.stopstreaming.fs.stopDir can be watched "
+                    f"({stop_dir or 'none is set'}), not {config.stop_dir}"
+                )
+
+    def request_stop(self, query: Any, mode: str | None, timeout: str | None) -> dict[str, Any]:
+        """Ask for a stop of ``query`` and return the query as JSON at once."""
+        return self.client().stop(str(query.id), mode=mode, timeout=timeout)
+
+    def conf_get(self, key: str) -> str | None:
+        """Return the dynamic value of ``key``, or None."""
+        try:
+            return str(self.client().conf_get(key)["value"])
+        except QueryNotFoundError:
+            return None
+
+    def conf_version(self) -> int:
+        """Return the dynamic configuration's version."""
+        return int(self.client().conf_list()["version"])
+
+    def conf_snapshot(self) -> dict[str, Any]:
+        """Return the whole dynamic configuration, as ``GET /api/v1/conf`` shows it."""
+        return self.client().conf_list()
+
+
+def _norm(path: str) -> str:
+    p = path[len("file:") :] if path.startswith("file:") else path
+    return p.rstrip("/") or "/"

@@ -1,0 +1,43 @@
+"""The ``configure()`` options: one per ``spark.stopstreaming.*`` setting of the plugin.
+
+The plugin declares each setting once (``core/Settings.scala``); this table is its Python
+spelling, and a test compares the two (``tests/test_settings_table.py``), so they cannot drift.
+"""
+
+from __future__ import annotations
+
+__all__ = ["OPTIONS", "PREFIX"]
+
+PREFIX = "spark.stopstreaming."
+
+_BOOL = (bool,)
+_INT = (int,)
+_STR = (str,)
+_DURATION = (str, int)
+
+# Python name -> (key under spark.stopstreaming., accepted Python types).
+OPTIONS: dict[str, tuple[str, tuple[type, ...]]] = {
+    "rest_enabled": ("rest.enabled", _BOOL),
+    "rest_host": ("rest.host", _STR),
+    "rest_port": ("rest.port", _INT),
+    "rest_stop_path": ("rest.stopPath", _STR),
+    "auth_token": ("auth.token", _STR),
+    "auth_token_file": ("auth.tokenFile", _STR),
+    "stop_mode": ("stop.mode", _STR),
+    "stop_timeout": ("stop.timeout", _DURATION),
+    "auto_register": ("autoRegister", _BOOL),
+    "registry_retain_terminated": ("registry.retainTerminated", _INT),
+    "fs_stop_dir": ("fs.stopDir", _STR),
+    "fs_poll_interval": ("fs.pollInterval", _DURATION),
+    "shutdown_graceful": ("shutdown.graceful", _BOOL),
+    "shutdown_timeout": ("shutdown.timeout", _DURATION),
+    "conf_file": ("conf.file", _STR),
+}
+
+# The kind the plugin declares for a setting -> the Python types configure() accepts for it.
+KIND_TYPES: dict[str, tuple[type, ...]] = {
+    "boolean": _BOOL,
+    "int": _INT,
+    "string": _STR,
+    "duration": _DURATION,
+}

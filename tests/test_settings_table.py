@@ -1,0 +1,25 @@
+"""configure()'s options are the plugin's settings list, in Python spelling: checked, not copied."""
+
+from __future__ import annotations
+
+import json
+
+import stopstreaming
+from stopstreaming.settings import KIND_TYPES, OPTIONS
+
+
+def test_python_options_match_the_declared_settings(spark):
+    declared = json.loads(spark._jvm.io.github.stopstreaming.python.PythonFacade.settingsJson())["settings"]
+    assert {s["python"]: s["key"] for s in declared} == {name: key for name, (key, _) in OPTIONS.items()}
+    for s in declared:
+        assert OPTIONS[s["python"]][1] == KIND_TYPES[s["kind"]], s["key"]
+
+
+def test_every_option_reaches_the_conf():
+    from pyspark.sql import SparkSession
+
+    samples = {bool: True, int: 1, str: "x"}
+    for name, (key, types) in OPTIONS.items():
+        b = SparkSession.Builder()
+        stopstreaming.configure(b, **{name: samples[types[0]]})
+        assert f"spark.stopstreaming.{key}" in b._options, name  # the test looks; configure() never reads it
