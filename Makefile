@@ -46,18 +46,37 @@ $(SETUP_STAMP): requirements-dev.txt
 	$(PIP) install -q "pyspark[connect]==$(SPARK_VERSION)" -r requirements-dev.txt
 	touch $@
 
-# One jar per Spark line; the wheel carries both and picks the one of the running PySpark.
-jar: $(SBT_LAUNCHER)
-	$(SBT) jvm/assembly < /dev/null
-	$(SBT) -Dspark.version=$(SPARK3_BUILD_VERSION) jvm/assembly < /dev/null
-	rm -f $(JAR_DIR)/*.jar
-	cp jvm/target/scala-2.13/stopstreaming-spark4_2.13-$(VERSION)-assembly.jar \
-	   jvm/target/scala-2.12/stopstreaming-spark3_2.12-$(VERSION)-assembly.jar $(JAR_DIR)/
+# One jar per Spark line; the wheel carries both and picks the one of the running PySpark. Each is
+# rebuilt only when a JVM source or the build changed, so `make demo` after `make build` starts at once.
+JVM_INPUTS := $(shell find jvm/src/main examples/scala/src -type f) build.sbt project/build.properties \
+  project/plugins.sbt python/src/stopstreaming/VERSION
+JAR4 := $(JAR_DIR)/stopstreaming-spark4_2.13-$(VERSION)-assembly.jar
+JAR3 := $(JAR_DIR)/stopstreaming-spark3_2.12-$(VERSION)-assembly.jar
+WHEEL := python/dist/stopstreaming-$(VERSION)-py3-none-any.whl
+WHEEL_STAMP := $(VENV)/.wheel-installed
 
-wheel: $(SETUP_STAMP)
+$(JAR4): $(JVM_INPUTS) | $(SBT_LAUNCHER)
+	$(SBT) jvm/assembly examples/package < /dev/null
+	rm -f $(JAR_DIR)/stopstreaming-spark4_2.13-*.jar
+	cp jvm/target/scala-2.13/$(notdir $@) $@
+
+$(JAR3): $(JVM_INPUTS) | $(SBT_LAUNCHER)
+	$(SBT) -Dspark.version=$(SPARK3_BUILD_VERSION) jvm/assembly examples/package < /dev/null
+	rm -f $(JAR_DIR)/stopstreaming-spark3_2.12-*.jar
+	cp jvm/target/scala-2.12/$(notdir $@) $@
+
+jar: $(JAR4) $(JAR3)
+
+$(WHEEL): $(JAR4) $(JAR3) $(shell find python/src -name '*.py') python/pyproject.toml python/setup.py | $(SETUP_STAMP)
 	rm -rf python/dist python/build
 	$(PIP) wheel -q --no-deps --no-build-isolation -w python/dist ./python
-	$(PIP) install -q --force-reinstall --no-deps python/dist/stopstreaming-$(VERSION)-py3-none-any.whl
+
+# Installed again when the wheel or the virtualenv is new.
+$(WHEEL_STAMP): $(WHEEL) $(SETUP_STAMP)
+	$(PIP) install -q --force-reinstall --no-deps $(WHEEL)
+	touch $@
+
+wheel: $(WHEEL_STAMP)
 
 build: setup jar wheel
 
