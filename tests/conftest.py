@@ -68,6 +68,7 @@ def spark(stop_dir: str) -> Iterator[Any]:
         auth_token=TOKEN,
         fs_stop_dir=stop_dir,
         fs_poll_interval="200ms",
+        rest_allowed_origins="https://ops.example.com",
     ).getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     yield session
@@ -267,3 +268,49 @@ def examples_jar() -> str:
                         f"stopstreaming-examples-{line}.jar")  # fmt: skip
     assert os.path.isfile(path), f"{path} is missing: run `make build`"
     return path
+
+
+@dataclass
+class Driver:
+    """A driver process of tests/apps/control_app.py: its control URL and its output so far."""
+
+    proc: subprocess.Popen
+    url: str
+    out_path: str
+
+    def output(self) -> str:
+        with open(self.out_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+
+@pytest.fixture
+def start_driver(tmp_path: Any) -> Iterator[Callable[..., Driver]]:
+    """Start driver processes with configure() options and named queries; each is killed at the end."""
+    started: list[Driver] = []
+    app = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps", "control_app.py")
+
+    def start(options: dict[str, Any], *names: str, env: dict[str, str] | None = None) -> Driver:
+        out_path = str(tmp_path / f"driver-{len(started)}.out")
+        out = open(out_path, "w", encoding="utf-8")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(
+            [sys.executable, app, __import__("json").dumps(options), *names],
+            stdout=out, stderr=subprocess.STDOUT, env={**spark_env(), **(env or {})},
+        )  # fmt: skip
+
+        def ready() -> str | None:
+            with open(out_path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+            if proc.poll() is not None:
+                raise AssertionError(f"the driver exited early:\n{text[-3000:]}")
+            lines = [ln for ln in text.splitlines() if ln.startswith("READY ")]
+            return lines[0].split(" ", 1)[1] if lines else None
+
+        driver = Driver(proc, wait_for(ready, timeout=180, what="the driver to be ready"), out_path)
+        started.append(driver)
+        return driver
+
+    yield start
+    for d in started:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait(timeout=30)

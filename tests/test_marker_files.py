@@ -1,10 +1,11 @@
-"""Marker files on the local file system: the seed's second backend, through the same stop path."""
+"""Marker files on the local file system, through the same stop path as every other signal."""
 
 from __future__ import annotations
 
 import json
 import os
 import socket
+import threading
 
 from conftest import BatchRecorder, start_noop, start_recorded, wait_for
 
@@ -81,8 +82,94 @@ def test_stop_file_with_bad_content_stops_nothing_and_says_why(spark, api, stop_
     q.stop()
 
 
-def test_stop_file_for_unknown_query_is_rejected(spark, stop_dir):
+def test_a_stop_file_for_another_drivers_query_is_left_alone(spark, api, stop_dir):
+    # One stop directory, many drivers: a name this driver does not run belongs to another one.
+    q = start_noop(spark, name="mine-too")
+    wait_for(lambda: os.path.exists(_marker(stop_dir, q)))
+    path = os.path.join(stop_dir, "another-drivers-query.stop")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write('{"mode": "graceful"}')
+    # A stop file of ours written after it is handled, so the watcher has surely seen the other one.
+    mine = os.path.join(stop_dir, "mine-too.stop")
+    open(mine, "w").close()
+    q.awaitTermination()
+    wait_for(lambda: not os.path.exists(mine), what="our own stop file handled")
+    assert os.path.exists(path) and not os.path.exists(path + ".error"), (
+        "the other driver's file is untouched"
+    )
+    with open(path, encoding="utf-8") as f:
+        assert f.read() == '{"mode": "graceful"}'
+    os.remove(path)
+
+
+def test_a_bad_stop_file_is_refused_whoever_it_names(spark, stop_dir):
     path = os.path.join(stop_dir, "nobody-runs-this.stop")
-    open(path, "w").close()
-    wait_for(lambda: os.path.exists(path + ".error"), what="an error file")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("not json")
+    wait_for(lambda: os.path.exists(path + ".error"), what="an error file: no driver could act on it")
     os.remove(path + ".error")
+
+
+def test_only_regular_files_are_read_and_links_are_not_followed(spark, api, stop_dir, tmpdir_path):
+    q = start_noop(spark, name="regular-files")
+    wait_for(lambda: os.path.exists(_marker(stop_dir, q)))
+    # A FIFO and a directory named like stop files: reading either would block or fail the one watcher thread.
+    fifo = os.path.join(stop_dir, "regular-files.stop")
+    os.mkfifo(fifo)
+    folder = os.path.join(stop_dir, "folder.stop")
+    os.mkdir(folder)
+    # An .error file planted as a link to a file of the victim's: it is replaced, never written through.
+    outside = os.path.join(tmpdir_path, "precious.txt")
+    with open(outside, "w", encoding="utf-8") as f:
+        f.write("precious")
+    bad = os.path.join(stop_dir, "links.stop")
+    os.symlink(outside, bad + ".error")
+    with open(bad, "w", encoding="utf-8") as f:
+        f.write("{broken")
+    wait_for(lambda: not os.path.exists(bad), what="the bad stop file handled past the FIFO")
+    wait_for(lambda: not os.path.islink(bad + ".error"), what="the link replaced by a file")
+    with open(outside, encoding="utf-8") as f:
+        assert f.read() == "precious", "nothing was written through the link"
+    assert q.isActive and api.query(str(q.id))["stop"] is None, (
+        "the FIFO named like the query stopped nothing"
+    )
+    os.remove(fifo)
+    os.rmdir(folder)
+    os.remove(bad + ".error")
+    # The watcher still serves: a real stop file for the query works.
+    open(fifo, "w").close()
+    q.awaitTermination()
+    wait_for(lambda: not os.path.exists(fifo))
+
+
+def test_a_marker_is_never_seen_half_written(spark, stop_dir):
+    seen_empty: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            for name in os.listdir(stop_dir):
+                path = os.path.join(stop_dir, name)
+                if name.startswith(".") or "." in name or not os.path.isfile(path):
+                    continue
+                try:
+                    with open(path, encoding="utf-8") as f:
+                        text = f.read()
+                except FileNotFoundError:
+                    continue
+                try:
+                    json.loads(text)
+                except ValueError:
+                    seen_empty.append(text)
+
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    queries = [start_noop(spark, name=f"atomic-{i}") for i in range(5)]
+    for q in queries:
+        wait_for(lambda q=q: os.path.exists(_marker(stop_dir, q)))
+    done.set()
+    t.join(10)
+    for q in queries:
+        q.stop()
+    assert not seen_empty, f"a marker was read before its content was in place: {seen_empty[:3]}"
+    assert not [n for n in os.listdir(stop_dir) if n.endswith(".tmp")], "no temporary file is left"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import start_noop, stopstreaming_threads, wait_for
+from conftest import run_cli, start_noop, stopstreaming_threads, wait_for
 
 
 def _names(api) -> list[str]:
@@ -107,3 +108,33 @@ def test_twenty_queries_each_stop_within_seconds_of_their_request(spark, api):
         assert r.status_code == 200, r.text
         assert not q.isActive
     assert max(took) < 5.0, f"slowest stop took {max(took):.2f}s: {took}"
+
+
+def test_a_name_that_two_sessions_run_is_ambiguous_everywhere(spark, api, stop_dir):
+    other = spark.newSession()
+    a = start_noop(spark, "twin")
+    b = start_noop(other, "twin")
+    wait_for(lambda: all(api.get(f"/api/v1/queries/{q.id}").status_code == 200 for q in (a, b)))
+    r = api.post("/api/v1/queries/twin/stop")
+    assert r.status_code == 409, r.text
+    body = r.json()
+    assert "twin" in body["error"] and {m["id"] for m in body["matches"]} == {str(a.id), str(b.id)}
+    assert len({m["session"] for m in body["matches"]}) == 2, "the sessions tell them apart"
+    assert api.get("/api/v1/queries/twin").status_code == 409
+    assert a.isActive and b.isActive, "an ambiguous name stops nothing"
+
+    cli = run_cli(api, "stop", "twin")
+    assert cli.returncode == 8 and "ambiguous" in cli.stderr, cli.stderr
+
+    path = os.path.join(stop_dir, "twin.stop")
+    open(path, "w").close()
+    wait_for(lambda: os.path.exists(path + ".error"), what="an error file for the ambiguous name")
+    with open(path + ".error", encoding="utf-8") as f:
+        assert "name one by id" in f.read()
+    os.remove(path + ".error")
+    assert a.isActive and b.isActive
+
+    r = api.post(f"/api/v1/queries/{a.id}/stop", params={"wait": "30s"})
+    assert r.status_code == 200 and not a.isActive and b.isActive, "by id it still works"
+    assert api.query("twin")["id"] == str(b.id), "one running query left with the name"
+    b.stop()

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
@@ -19,6 +20,12 @@ SUBMIT = os.path.join(os.path.dirname(sys.executable), "spark-submit")
 
 
 def _submit(checkpoint: str, log: str, out, port: int, *extra: str) -> subprocess.Popen:
+    return _submit_app(checkpoint, log, out, port, "2", *extra)
+
+
+def _submit_app(
+    checkpoint: str, log: str, out, port: int, batch_seconds: str, *extra: str
+) -> subprocess.Popen:
     cmd = [
         SUBMIT,
         "--master", "local[2]",
@@ -28,7 +35,7 @@ def _submit(checkpoint: str, log: str, out, port: int, *extra: str) -> subproces
         "--conf", f"spark.plugins={stopstreaming.PLUGIN_CLASS}",
         "--conf", f"spark.stopstreaming.rest.port={port}",
         *extra,
-        APP, checkpoint, log, "2",
+        APP, checkpoint, log, batch_seconds,
     ]  # fmt: skip
     return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=spark_env())
 
@@ -74,3 +81,31 @@ def test_sigterm_mid_batch_completes_the_batch_and_restart_repeats_nothing(tmpdi
                 proc.kill()
     rerun = [b for k, b in read_batch_log(log)[len(first) :] if k == "BEGIN"]
     assert rerun and rerun[0] == max(begun) + 1, f"first run {begun}, restart {rerun}"
+
+
+def test_sigterm_escalates_a_stop_already_draining_within_its_bound(tmpdir_path):
+    # A graceful stop with no timeout is draining a long batch when SIGTERM comes: the drain must not
+    # wait for it past spark.stopstreaming.shutdown.timeout, but stop it immediately and let the driver go.
+    checkpoint, log = os.path.join(tmpdir_path, "ckpt"), os.path.join(tmpdir_path, "batches.log")
+    out_path = os.path.join(tmpdir_path, "run.out")
+    port = free_port()
+    with open(out_path, "w") as out:
+        proc = _submit_app(
+            checkpoint, log, out, port, "90", "--conf", "spark.stopstreaming.shutdown.timeout=5s"
+        )
+        try:
+            wait_for(lambda: batch_in_flight(log), timeout=180, what="a long batch in flight")
+            r = requests.post(f"http://127.0.0.1:{port}/api/v1/queries/batch-logger/stop", timeout=30)
+            assert r.status_code == 202 and r.json()["stop"]["state"] == "DRAINING", r.text
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=80)
+            took = time.monotonic() - t0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    with open(out_path) as f:
+        text = f.read()
+    assert "still run after 5000ms; stopping them immediately" in text, text[-3000:]
+    # The bound (5 s) plus the escalation margin (10 s) plus Spark's own shutdown, far below the 90 s batch.
+    assert took < 45, f"the driver took {took:.1f}s to exit after SIGTERM"

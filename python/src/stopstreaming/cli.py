@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        client = StopStreamingClient(args.url, _token(args), timeout=args.http_timeout)
+        client = StopStreamingClient(args.url, _token(args), timeout=args.http_timeout, ca_file=args.ca_file)
         if args.command == "list":
             qs = client.queries()
             _print(args, {"queries": qs}, [_row(q) for q in qs])

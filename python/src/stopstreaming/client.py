@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import requests
@@ -23,15 +24,26 @@ MAX_WAIT_S = 600.0
 
 
 class StopStreamingClient:
-    """A client of one driver's control server, e.g. ``StopStreamingClient("http://driver:8558", token)``."""
+    """A client of one driver's control server, e.g. ``StopStreamingClient("https://driver:8558", token)``.
 
-    def __init__(self, url: str, token: str | None = None, timeout: float = 30.0) -> None:
+    HTTPS certificates are verified, against ``ca_file`` (or ``STOPSTREAMING_CA_FILE``) when given,
+    else against the system's trusted authorities.
+    """
+
+    def __init__(
+        self, url: str, token: str | None = None, timeout: float = 30.0, ca_file: str | None = None
+    ) -> None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ConfigurationError(f"url must start with http:// or https://, not {url!r}")
         self.url = url.rstrip("/")
         self.token = token or None
         self.timeout = float(timeout)
         self._http = requests.Session()
+        ca = ca_file or os.environ.get("STOPSTREAMING_CA_FILE")
+        if ca:
+            if not os.path.isfile(ca):
+                raise ConfigurationError(f"CA file {ca!r} does not exist")
+            self._http.verify = ca
 
     def _request(self, method: str, path: str, wait_s: float = 0.0, **kw: Any) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -40,6 +52,10 @@ class StopStreamingClient:
             r = self._http.request(
                 method, self.url + path, headers=headers, timeout=self.timeout + wait_s, **kw
             )
+        except requests.exceptions.SSLError as e:
+            raise ServerUnreachableError(
+                f"TLS with {self.url} failed (is --ca-file / STOPSTREAMING_CA_FILE the server's CA?): {e}"
+            ) from e
         except requests.Timeout as e:
             raise ServerUnreachableError(
                 f"{self.url} did not answer within {self.timeout + wait_s:.0f}s"

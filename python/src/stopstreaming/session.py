@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import tempfile
 import warnings
 from typing import Any
 
@@ -38,6 +40,28 @@ def _append(existing: str | None, item: str) -> str:
     return ",".join(parts)
 
 
+# Secrets never go into the Spark conf: PySpark hands every conf entry to the driver JVM as
+# `--conf key=value`, which any local user reads in the process list. Each goes into a file only
+# this user can read, and the conf names the file.
+_SECRET_FILES = {"auth.token": "auth.tokenFile", "rest.ssl.keyStorePassword": "rest.ssl.keyStorePasswordFile"}
+
+
+def _secret_file(value: str) -> str:
+    """Write ``value`` to a new file of mode 0600, removed when this process exits; return its path."""
+    fd, path = tempfile.mkstemp(prefix="stopstreaming-secret-")  # created 0600
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(value)
+    atexit.register(_remove_quietly, path)
+    return path
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
 def _settings(options: dict[str, Any]) -> dict[str, str]:
     """Check ``configure()``'s keyword options and spell them as ``spark.stopstreaming.*`` entries."""
     entries: dict[str, str] = {}
@@ -54,7 +78,10 @@ def _settings(options: dict[str, Any]) -> dict[str, str]:
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             wanted = " or ".join(t.__name__ for t in types)
             raise ConfigurationError(f"option {name!r} must be {wanted}, not {type(value).__name__}")
-        entries[PREFIX + key] = _conf_value(value)
+        if key in _SECRET_FILES:
+            entries[PREFIX + _SECRET_FILES[key]] = _secret_file(_conf_value(value))
+        else:
+            entries[PREFIX + key] = _conf_value(value)
     return entries
 
 
@@ -64,7 +91,9 @@ def configure(builder: Any, **options: Any) -> Any:
     The jar goes to ``spark.jars`` (after what the driver's conf already lists there) and the plugin
     to ``spark.plugins.defaultList``, so ``spark.plugins`` stays yours. Keyword options are the
     settings in Python spelling, e.g. ``rest_port=0, auth_token_file="/run/secrets/token"``, plus
-    ``conf={"key": "value"}`` for initial dynamic values. When the driver JVM already runs
+    ``conf={"key": "value"}`` for initial dynamic values. A secret given by value (``auth_token``,
+    ``rest_ssl_key_store_password``) is written to a file of mode 0600 whose path the driver
+    gets, so no command line ever holds it. When the driver JVM already runs
     (``spark-submit app.py``, a notebook kernel), the jar is put on its class path here.
     Returns the builder, so calls can be chained.
     """

@@ -21,6 +21,11 @@ OPTIONS: dict[str, tuple[str, tuple[type, ...]]] = {
     "rest_host": ("rest.host", _STR),
     "rest_port": ("rest.port", _INT),
     "rest_stop_path": ("rest.stopPath", _STR),
+    "rest_allowed_origins": ("rest.allowedOrigins", _STR),
+    "rest_ssl_key_store": ("rest.ssl.keyStore", _STR),
+    "rest_ssl_key_store_password": ("rest.ssl.keyStorePassword", _STR),
+    "rest_ssl_key_store_password_file": ("rest.ssl.keyStorePasswordFile", _STR),
+    "rest_ssl_key_store_type": ("rest.ssl.keyStoreType", _STR),
     "auth_token": ("auth.token", _STR),
     "auth_token_file": ("auth.tokenFile", _STR),
     "stop_mode": ("stop.mode", _STR),
@@ -32,6 +37,7 @@ OPTIONS: dict[str, tuple[str, tuple[type, ...]]] = {
     "shutdown_graceful": ("shutdown.graceful", _BOOL),
     "shutdown_timeout": ("shutdown.timeout", _DURATION),
     "conf_file": ("conf.file", _STR),
+    "conf_max_bytes": ("conf.maxBytes", _INT),
 }
 
 # The kind the plugin declares for a setting -> the Python types configure() accepts for it.

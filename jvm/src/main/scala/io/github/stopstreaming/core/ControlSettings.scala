@@ -5,6 +5,11 @@ import java.nio.file.{Files, Paths}
 
 import scala.util.control.NonFatal
 
+/** A key store to serve HTTPS with. */
+final case class TlsSettings(keyStore: String, password: Option[String], keyStoreType: String) {
+  override def toString: String = s"TlsSettings($keyStore, $keyStoreType)"
+}
+
 /** Every `spark.stopstreaming.*` setting of the control plane, parsed and checked once (see [[Settings]]). */
 final case class ControlSettings(
     restEnabled: Boolean,
@@ -21,8 +26,14 @@ final case class ControlSettings(
     confFile: Option[String] = None,
     confInitial: Map[String, String] = Map.empty,
     shutdownGraceful: Boolean = true,
-    shutdownTimeoutMs: Long = 20000L
+    shutdownTimeoutMs: Long = 20000L,
+    allowedOrigins: Seq[String] = Nil,
+    tls: Option[TlsSettings] = None,
+    confMaxBytes: Long = DynamicConfStore.DefaultMaxBytes
 ) {
+
+  /** `https` when a key store is configured. */
+  def scheme: String = if (tls.isDefined) "https" else "http"
 
   /** Where the control server binds: loopback unless a token protects it or the user chose. */
   def bindHost: String = restHost.getOrElse(if (token.isDefined) "0.0.0.0" else "127.0.0.1")
@@ -31,7 +42,8 @@ final case class ControlSettings(
     s"ControlSettings(rest=$restEnabled, host=$bindHost, port=$restPort, stopPath=$stopPath, " +
       s"auth=${if (token.isDefined) "token" else "none"}, stop=$stopMode/${stopTimeoutMs}ms, " +
       s"autoRegister=$autoRegister, retainTerminated=$retainTerminated, " +
-      s"fs.stopDir=${fsStopDir.getOrElse("none")}, fs.pollInterval=${fsPollIntervalMs}ms)"
+      s"fs.stopDir=${fsStopDir.getOrElse("none")}, fs.pollInterval=${fsPollIntervalMs}ms, " +
+      s"tls=${tls.map(_.keyStore).getOrElse("off")}, allowedOrigins=${allowedOrigins.mkString(",")})"
 }
 
 object ControlSettings {
@@ -42,7 +54,7 @@ object ControlSettings {
     val token = AuthToken
       .read(conf)
       .filter(_.nonEmpty)
-      .orElse(AuthTokenFile.read(conf).filter(_.nonEmpty).map(readTokenFile))
+      .orElse(AuthTokenFile.read(conf).filter(_.nonEmpty).map(readSecretFile(AuthTokenFile.fullKey, _)))
       .orElse(env.get(TokenEnv).map(_.trim).filter(_.nonEmpty))
     token.foreach(t => AuthToken.parse(t).left.foreach(m => throw new InvalidSettingException(AuthToken.fullKey, m)))
     ControlSettings(
@@ -60,21 +72,47 @@ object ControlSettings {
       confFile = ConfFile.read(conf).filter(_.nonEmpty),
       confInitial = initialValues(conf),
       shutdownGraceful = ShutdownGraceful.get(conf),
-      shutdownTimeoutMs = ShutdownTimeout.get(conf)
+      shutdownTimeoutMs = ShutdownTimeout.get(conf),
+      allowedOrigins = AllowedOrigins.get(conf),
+      tls = tls(conf, env),
+      confMaxBytes = ConfMaxBytes.get(conf).toLong
     )
   }
+
+  /** Our key store if set, else the one of Spark's UI when Spark serves its UI over TLS. */
+  private def tls(conf: Map[String, String], env: Map[String, String]): Option[TlsSettings] =
+    SslKeyStore.read(conf).filter(_.nonEmpty) match {
+      case Some(ks) =>
+        val password = SslKeyStorePassword
+          .read(conf)
+          .orElse(
+            SslKeyStorePasswordFile
+              .read(conf)
+              .filter(_.nonEmpty)
+              .map(readSecretFile(SslKeyStorePasswordFile.fullKey, _))
+          )
+          .orElse(env.get(KeyStorePasswordEnv))
+        if (!new java.io.File(ks).isFile)
+          throw new InvalidSettingException(SslKeyStore.fullKey, s"'$ks' is not a readable file")
+        Some(TlsSettings(ks, password, SslKeyStoreType.get(conf)))
+      case None =>
+        def spark(k: String): Option[String] = conf.get(s"spark.ssl.ui.$k").orElse(conf.get(s"spark.ssl.$k"))
+        val enabled = spark("enabled").exists(_.trim.equalsIgnoreCase("true"))
+        spark("keyStore").filter(_ => enabled).map { ks =>
+          TlsSettings(ks, spark("keyStorePassword"), spark("keyStoreType").getOrElse("JKS"))
+        }
+    }
 
   /** `spark.stopstreaming.conf.<key>` entries: initial dynamic values (`conf.file` is the file's path). */
   private def initialValues(conf: Map[String, String]): Map[String, String] =
     conf.collect {
-      case (k, v) if k.startsWith(ConfInitialPrefix) && k != ConfFile.fullKey =>
+      case (k, v) if k.startsWith(ConfInitialPrefix) && !ConfReserved.contains(k) =>
         val key = k.stripPrefix(ConfInitialPrefix)
         DynamicConfStore.checkEntry(key, v).left.foreach(r => throw new InvalidSettingException(k, r.message))
         key -> v
     }
 
-  private def readTokenFile(path: String): String = {
-    val key = AuthTokenFile.fullKey
+  private def readSecretFile(key: String, path: String): String = {
     val text =
       try new String(Files.readAllBytes(Paths.get(path)), StandardCharsets.UTF_8)
       catch {

@@ -10,7 +10,11 @@ import scala.util.control.NonFatal
 final case class ConfEntry(value: String, version: Long, updatedAt: Instant)
 
 /** The whole store at one version: replaced as a unit, so a reader never sees half a change. */
-final case class ConfSnapshot(version: Long, entries: Map[String, ConfEntry])
+final case class ConfSnapshot(version: Long, entries: Map[String, ConfEntry]) {
+
+  /** What the keys and values weigh, in UTF-8 bytes (the store's size limit counts this). */
+  lazy val bytes: Long = entries.iterator.map { case (k, e) => k.length.toLong + e.value.getBytes(UTF_8).length }.sum
+}
 
 /** Why a change of the dynamic configuration was refused. The store says what happened; each adapter (HTTP, Python)
   * decides how to tell its caller.
@@ -23,6 +27,10 @@ object ConfRejection {
   final case class ValueTooLarge(key: String, bytes: Int)
       extends ConfRejection(s"value of '$key' is $bytes bytes; the limit is ${DynamicConfStore.MaxValueBytes}")
   final case class StoreFull(limit: Int) extends ConfRejection(s"the store holds $limit keys, its limit")
+  final case class StoreTooLarge(bytes: Long, limit: Long)
+      extends ConfRejection(
+        s"the change would make the store $bytes bytes; its limit is $limit (spark.stopstreaming.conf.maxBytes)"
+      )
   final case class VersionConflict(key: String, have: Long, want: Long)
       extends ConfRejection(s"'$key' is at version $have, not $want")
   final case class NotSaved(where: String, why: String)
@@ -47,7 +55,11 @@ trait ConfPersistence {
   * call; changes are serialized, written to the optional persistence first, and only then published, so a change that
   * could not be saved is not kept either.
   */
-final class DynamicConfStore(initial: ConfSnapshot, persistence: Option[ConfPersistence]) {
+final class DynamicConfStore(
+    initial: ConfSnapshot,
+    persistence: Option[ConfPersistence],
+    maxBytes: Long = DynamicConfStore.DefaultMaxBytes
+) {
   private val current = new AtomicReference[ConfSnapshot](initial)
 
   def snapshot: ConfSnapshot = current.get
@@ -65,7 +77,10 @@ final class DynamicConfStore(initial: ConfSnapshot, persistence: Option[ConfPers
       throw new ConfChangeException(ConfRejection.StoreFull(DynamicConfStore.MaxKeys))
     val v = s.version + 1
     val entry = ConfEntry(value, v, Instant.now())
-    publish(ConfSnapshot(v, s.entries.updated(key, entry)))
+    val next = ConfSnapshot(v, s.entries.updated(key, entry))
+    if (next.bytes > maxBytes && next.bytes > s.bytes)
+      throw new ConfChangeException(ConfRejection.StoreTooLarge(next.bytes, maxBytes))
+    publish(next)
     entry
   }
 
@@ -100,6 +115,7 @@ object DynamicConfStore {
   val MaxKeyLength = 256
   val MaxValueBytes: Int = 64 * 1024
   val MaxKeys = 10000
+  val DefaultMaxBytes: Long = 1024L * 1024
   private val KeyPattern = "[A-Za-z0-9._-]{1,256}"
 
   def isValidKey(key: String): Boolean = key != null && key.matches(KeyPattern)
@@ -115,7 +131,11 @@ object DynamicConfStore {
     }
 
   /** Initial values: the persistence wins; Spark conf `spark.stopstreaming.conf.<key>` sets keys it lacks. */
-  def open(initialValues: Map[String, String], persistence: Option[ConfPersistence]): DynamicConfStore = {
+  def open(
+      initialValues: Map[String, String],
+      persistence: Option[ConfPersistence],
+      maxBytes: Long = DefaultMaxBytes
+  ): DynamicConfStore = {
     val fromFile = persistence.flatMap(_.read())
     val base = fromFile.getOrElse(ConfSnapshot(0L, Map.empty))
     val now = Instant.now()
@@ -124,6 +144,6 @@ object DynamicConfStore {
       val version = s.version + 1
       ConfSnapshot(version, s.entries.updated(k, ConfEntry(v, version, now)))
     }
-    new DynamicConfStore(withInitial, persistence)
+    new DynamicConfStore(withInitial, persistence, maxBytes)
   }
 }

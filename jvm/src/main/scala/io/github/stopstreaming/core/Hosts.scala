@@ -13,7 +13,8 @@ object Hosts {
   /** Whether a host name or address only reaches this machine. */
   def isLoopback(host: String): Boolean = {
     val h = host.stripPrefix("[").stripSuffix("]").toLowerCase
-    h == "localhost" || h.startsWith("127.") || h == "::1" || h == "0:0:0:0:0:0:0:1"
+    // An address, not a prefix: "127.0.0.1.evil.example" is somebody's DNS name.
+    h == "localhost" || h.matches("""127\.\d{1,3}\.\d{1,3}\.\d{1,3}""") || h == "::1" || h == "0:0:0:0:0:0:0:1"
   }
 
   /** A URL that reaches a server bound to `bindHost` on `port` from this host. */

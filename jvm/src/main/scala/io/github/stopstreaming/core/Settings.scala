@@ -44,6 +44,7 @@ final case class Setting[T](
 object Settings {
   val Prefix = "spark.stopstreaming."
   val TokenEnv = "STOPSTREAMING_TOKEN"
+  val KeyStorePasswordEnv = "STOPSTREAMING_KEYSTORE_PASSWORD"
   val DefaultPort = 8558
 
   private def bool(s: String): Either[String, Boolean] = s.trim.toLowerCase match {
@@ -93,6 +94,52 @@ object Settings {
     "`/stop`",
     "base path of the `POST {stopPath}/{queryId}` of the stopstreaming 0.x API",
     s => StopPaths.check(s.trim).map(_ => s.trim)
+  )
+  val AllowedOrigins: Setting[Seq[String]] = Setting(
+    "rest.allowedOrigins",
+    SettingKind.Text,
+    Some(Nil),
+    "(none)",
+    "web origins (comma-separated, e.g. `https://ops.example.com`) whose pages may call the API; only with a token",
+    s => {
+      val origins = s.split(",").map(_.trim).filter(_.nonEmpty).toSeq
+      origins.find(o => !o.matches("https?://[^/\\s]+")) match {
+        case Some(bad) => Left(s"'$bad' is not an origin such as https://ops.example.com")
+        case None => Right(origins)
+      }
+    }
+  )
+  val SslKeyStore: Setting[String] = Setting(
+    "rest.ssl.keyStore",
+    SettingKind.Text,
+    None,
+    "(none; Spark's UI key store if `spark.ssl.ui.enabled`)",
+    "key store file: serve HTTPS (TLS 1.2+) with it",
+    text
+  )
+  val SslKeyStorePassword: Setting[String] = Setting(
+    "rest.ssl.keyStorePassword",
+    SettingKind.Text,
+    None,
+    "(none)",
+    "its password (or `rest.ssl.keyStorePasswordFile`, or `STOPSTREAMING_KEYSTORE_PASSWORD`)",
+    s => Right(s)
+  )
+  val SslKeyStorePasswordFile: Setting[String] = Setting(
+    "rest.ssl.keyStorePasswordFile",
+    SettingKind.Text,
+    None,
+    "(none)",
+    "file holding the key store password",
+    text
+  )
+  val SslKeyStoreType: Setting[String] = Setting(
+    "rest.ssl.keyStoreType",
+    SettingKind.Text,
+    Some("PKCS12"),
+    "`PKCS12`",
+    "key store type (`PKCS12` or `JKS`)",
+    text
   )
   val AuthToken: Setting[String] = Setting(
     "auth.token",
@@ -179,12 +226,26 @@ object Settings {
     text
   )
 
+  val ConfMaxBytes: Setting[Int] = Setting(
+    "conf.maxBytes",
+    SettingKind.Integer,
+    Some(1048576),
+    "`1048576`",
+    "the most the dynamic configuration may hold (keys and values, in bytes; 1 MiB)",
+    int(1024, Int.MaxValue)
+  )
+
   /** Every setting, in README order. `conf.<key>` (initial dynamic values) is a family of keys, not one setting. */
   val all: Seq[Setting[_]] = Seq(
     RestEnabled,
     RestHost,
     RestPort,
     RestStopPath,
+    AllowedOrigins,
+    SslKeyStore,
+    SslKeyStorePassword,
+    SslKeyStorePasswordFile,
+    SslKeyStoreType,
     AuthToken,
     AuthTokenFile,
     StopModeSetting,
@@ -195,9 +256,13 @@ object Settings {
     FsPollInterval,
     ShutdownGraceful,
     ShutdownTimeout,
-    ConfFile
+    ConfFile,
+    ConfMaxBytes
   )
 
   /** The prefix of the initial dynamic values, `spark.stopstreaming.conf.<key>=<value>`. */
   val ConfInitialPrefix: String = Prefix + "conf."
+
+  /** Keys under `conf.` that are settings, not initial dynamic values. */
+  val ConfReserved: Set[String] = Set(ConfFile.fullKey, ConfMaxBytes.fullKey)
 }

@@ -1,19 +1,17 @@
 package io.github.stopstreaming.fs
 
 import java.io.{ByteArrayOutputStream, IOException}
-import java.time.Instant
-import java.util.UUID
 
 import scala.util.control.NonFatal
 
 import io.github.stopstreaming.codec.Json
 import io.github.stopstreaming.core.{ConfPersistence, ConfSnapshot}
 import org.apache.hadoop.conf.Configuration
-import org.apache.hadoop.fs.{FileContext, Options, Path, RawLocalFileSystem}
+import org.apache.hadoop.fs.Path
 
 /** The persistence file of the dynamic configuration, on any Hadoop file system. Each change is written to a temporary
-  * file beside it and renamed over it, so the file is always a whole version: a failed write leaves the previous one as
-  * it was.
+  * file beside it, flushed to disk and renamed over it ([[SafeFiles.writeWhole]]), so the file is always a whole
+  * version: a failed write leaves the previous one as it was, and there is no moment without a file.
   */
 final class ConfFile(val path: Path, hadoopConf: Configuration) extends ConfPersistence {
   private val fs = HadoopPaths.fileSystem(path, hadoopConf)
@@ -32,6 +30,7 @@ final class ConfFile(val path: Path, hadoopConf: Configuration) extends ConfPers
       } catch {
         case NonFatal(e) => throw new IOException(s"cannot read dynamic configuration file $path: ${e.getMessage}", e)
       }
+    if (text.trim.isEmpty) throw new IOException(s"dynamic configuration file $path is empty")
     try Some(Json.readConf(text))
     catch {
       case NonFatal(e) =>
@@ -42,34 +41,6 @@ final class ConfFile(val path: Path, hadoopConf: Configuration) extends ConfPers
     }
   }
 
-  def write(s: ConfSnapshot): Unit = {
-    val body = Json.conf(s)
-    val tmp = new Path(path.getParent, s".${path.getName}.${UUID.randomUUID()}.tmp")
-    val out = fs.create(tmp, false)
-    try out.write(Json.bytes(body))
-    catch { case NonFatal(e) => out.close(); fs.delete(tmp, false); throw e }
-    out.close()
-    try rename(tmp)
-    catch {
-      case NonFatal(e) =>
-        try fs.delete(tmp, false)
-        catch { case NonFatal(_) => () }; throw e
-    }
-  }
-
-  /** Replaces the file in one step where the file system can (FileContext), else as close as it can. */
-  private def rename(tmp: Path): Unit = fs match {
-    // rename(2) replaces the target atomically on the local file system.
-    case local: RawLocalFileSystem =>
-      if (!local.rename(tmp, path)) throw new IOException(s"rename of $tmp to $path failed")
-    case _ => renameOverwriting(tmp)
-  }
-
-  private def renameOverwriting(tmp: Path): Unit =
-    try FileContext.getFileContext(path.toUri, hadoopConf).rename(tmp, path, Options.Rename.OVERWRITE)
-    catch {
-      case _: org.apache.hadoop.fs.UnsupportedFileSystemException =>
-        if (fs.exists(path)) fs.delete(path, false)
-        if (!fs.rename(tmp, path)) throw new IOException(s"rename of $tmp to $path failed")
-    }
+  /** Replaces the file with `s`, whole: written beside it, flushed to disk, renamed over it. */
+  def write(s: ConfSnapshot): Unit = SafeFiles.writeWhole(fs, path, Json.bytes(Json.conf(s)))
 }

@@ -29,7 +29,8 @@ final class MarkerWatcher(
   @volatile private var defaultDir: Option[Path] = None
 
   /** Resolves a stop directory with the Hadoop FileSystem API and creates it if missing. Throws an
-    * `IllegalArgumentException` naming the path when it cannot be used.
+    * `IllegalArgumentException` naming the path when it can never be used (not a path, no file system for its scheme, a
+    * file, not creatable), and a [[StopDirUnavailableException]] when the file system failed and may work later.
     */
   def prepare(stopDir: String): Path = {
     val raw =
@@ -49,9 +50,11 @@ final class MarkerWatcher(
       qualified
     } catch {
       case e: IllegalArgumentException => throw e
+      case e: org.apache.hadoop.fs.UnsupportedFileSystemException =>
+        throw new IllegalArgumentException(s"cannot use stop directory '$stopDir': ${e.getMessage}")
       case NonFatal(e) =>
-        throw new IllegalArgumentException(
-          s"cannot use stop directory '$stopDir': ${e.getClass.getSimpleName}: ${e.getMessage}"
+        throw new StopDirUnavailableException(
+          s"stop directory '$stopDir': ${e.getClass.getSimpleName}: ${e.getMessage}"
         )
     }
   }
@@ -61,12 +64,40 @@ final class MarkerWatcher(
   /** Makes `stopDir` the plugin-wide stop directory: polled for as long as the plugin lives, and every query registered
     * from now on is watched there.
     */
-  def watchAll(stopDir: String): Path = {
-    val dir = prepare(stopDir)
+  def watchAll(stopDir: String): Unit =
+    try useForAll(prepare(stopDir))
+    catch {
+      // A store that is down at start-up must not fail the application: retry until it answers.
+      case e: StopDirUnavailableException =>
+        log.warn(s"${e.getMessage}; queries run on, and the directory is tried again with back-off")
+        retryLater(stopDir, pollIntervalMs, new FailureLog(log, s"preparing $stopDir"))
+    }
+
+  private def retryLater(stopDir: String, delayMs: Long, failures: FailureLog): Unit =
+    thread.schedule(
+      (
+          () =>
+            Guarded.run(log, s"preparing $stopDir") {
+              try {
+                useForAll(prepare(stopDir))
+                failures.recovered()
+              } catch {
+                case e: StopDirUnavailableException =>
+                  failures.failed(e.getMessage)
+                  retryLater(stopDir, math.min(delayMs * 2, MarkerWatcher.MaxRetryDelayMs), failures)
+              }
+            }
+      ): Runnable,
+      delayMs,
+      TimeUnit.MILLISECONDS
+    )
+
+  private def useForAll(dir: Path): Unit = {
     permanent += dir.toString
     defaultDir = Some(dir)
     onThread(directory(dir))
-    dir
+    // Queries registered while the directory could not be used yet.
+    plane.registry.runningQueries.foreach(watch(_, dir))
   }
 
   override def queryRegistered(t: TrackedQuery): Unit = defaultDir.foreach(watch(t, _))
@@ -112,3 +143,10 @@ final class MarkerWatcher(
 
   def close(): Unit = thread.shutdownNow()
 }
+
+object MarkerWatcher {
+  val MaxRetryDelayMs = 60000L
+}
+
+/** A stop directory's file system failed in a way that may pass (an unreachable store, a throttled call). */
+final class StopDirUnavailableException(message: String) extends java.io.IOException(message)

@@ -7,7 +7,7 @@ import java.util.concurrent.ConcurrentHashMap
 import scala.jdk.CollectionConverters._
 import scala.util.control.NonFatal
 
-import io.github.stopstreaming.core.{ControlPlane, StopOutcome, StopRequest, StopSource, TrackedQuery}
+import io.github.stopstreaming.core.{ControlPlane, Lookup, StopOutcome, StopRequest, StopSource, TrackedQuery}
 import org.apache.hadoop.fs.{FileSystem, Path}
 import org.slf4j.LoggerFactory
 
@@ -57,14 +57,15 @@ final class StopDirectory(
     }
   }
 
+  private val markerFailures = new FailureLog(log, s"writing markers in $dir")
+
   private def createMarker(w: Watched): Unit =
     try {
-      val out = fs.create(w.path, true)
-      try out.write(MarkerFiles.markerJson(w.query, driverHost, controlUrl()))
-      finally out.close()
+      SafeFiles.writeWhole(fs, w.path, MarkerFiles.markerJson(w.query, driverHost, controlUrl()))
       w.created = true
+      markerFailures.recovered()
     } catch {
-      case NonFatal(e) => log.warn(s"could not write marker ${w.path} (will retry): ${e.getMessage}")
+      case NonFatal(e) => markerFailures.failed(s"${w.path} (will retry): ${e.getMessage}")
     }
 
   /** One poll: one listing, then only the checks that listing calls for. */
@@ -82,7 +83,8 @@ final class StopDirectory(
     // A stop file is handled once two listings in a row saw it the same (length and time), so a
     // file still being written is never read half-way.
     val stopFiles = listing
-      .filter(_.getPath.getName.endsWith(MarkerFiles.StopSuffix))
+      .filter(st => st.getPath.getName.endsWith(MarkerFiles.StopSuffix) && !st.getPath.getName.startsWith("."))
+      .filter(st => SafeFiles.isRegularFile(fs, st))
       .map(st => st.getPath.getName -> (st.getLen, st.getModificationTime))
       .toMap
     stopFiles.foreach { case (name, seen) => if (lastStopFiles.get(name).contains(seen)) handleStopFile(name) }
@@ -101,22 +103,28 @@ final class StopDirectory(
     try !fs.exists(p)
     catch { case NonFatal(e) => log.warn(s"could not confirm that $p is gone: ${e.getMessage}"); false }
 
+  /** A `<name or id>.stop` file. Several drivers may share one directory, so a file that names no query of this driver
+    * is left alone for the driver that runs it. It is removed, with an `.error` file beside it saying why, only when no
+    * driver could ever act on it (bad content, or not a name) or when this driver owns the name and refuses it.
+    */
   private def handleStopFile(fileName: String): Unit = {
     val target = fileName.stripSuffix(MarkerFiles.StopSuffix)
     val path = new Path(dir, fileName)
+    if (isPlainName(target) && plane.registry.lookup(target) == Lookup.NotFound) return
     val content =
       try readLimited(path)
-      catch { case NonFatal(e) => log.warn(s"could not read $path (will retry): ${e.getMessage}"); return }
+      catch { case NonFatal(e) => readFailures.failed(s"$path (will retry): ${e.getMessage}"); return }
+    readFailures.recovered()
     val outcome = content.flatMap(MarkerFiles.parseStopFile) match {
       case Left(why) => Some(s"rejected: $why")
-      case Right(_) if !isPlainName(target) =>
-        Some(s"rejected: '$target' is not a query id or name")
+      case Right(_) if !isPlainName(target) => Some(s"rejected: '$target' is not a query id or name")
       case Right(req) =>
         plane.requestStop(target, req, StopSource.File) match {
-          case StopOutcome.NotFound => Some(s"rejected: no query with id or name '$target'")
+          case StopOutcome.NotFound => return // it ended just now, or another driver runs it: leave the file
           case StopOutcome.Ambiguous(matches) =>
             Some(
-              s"rejected: ${matches.size} running queries are named '$target' (ids ${matches.map(_.id).mkString(", ")}); name one by id"
+              s"rejected: ${matches.size} running queries are named '$target' " +
+                s"(ids ${matches.map(_.id).mkString(", ")}); name one by id"
             )
           case _ => None
         }
@@ -126,9 +134,12 @@ final class StopDirectory(
     catch { case NonFatal(e) => log.warn(s"could not remove handled stop file $path: ${e.getMessage}") }
     outcome.foreach { why =>
       log.warn(s"stop file $path $why")
-      writeQuietly(new Path(dir, fileName + ".error"), why + "\n")
+      try SafeFiles.writeWhole(fs, new Path(dir, fileName + ".error"), (why + "\n").getBytes("UTF-8"))
+      catch { case NonFatal(e) => log.warn(s"could not write $path.error: ${e.getMessage}") }
     }
   }
+
+  private val readFailures = new FailureLog(log, s"reading stop files in $dir")
 
   private def isPlainName(s: String): Boolean = s.nonEmpty && !s.startsWith(".") && !s.exists(_.isControl)
 
@@ -139,29 +150,5 @@ final class StopDirectory(
       if (bytes.length > MarkerFiles.MaxStopFileBytes) Left(s"larger than ${MarkerFiles.MaxStopFileBytes} bytes")
       else Right(bytes)
     } finally in.close()
-  }
-
-  private def writeQuietly(p: Path, text: String): Unit =
-    try {
-      val out = fs.create(p, true)
-      try out.write(text.getBytes("UTF-8"))
-      finally out.close()
-    } catch { case NonFatal(_) => () }
-}
-
-/** Logs a repeating failure at the 1st, 2nd, 4th, 8th... occurrence, and once when it ends. */
-final class FailureLog(log: org.slf4j.Logger, what: String) {
-  private var count = 0L
-
-  def failed(why: String): Unit = {
-    count += 1
-    if ((count & (count - 1)) == 0) {
-      log.warn(s"$what failed ($count time(s) in a row; no query is stopped because of it): $why")
-    }
-  }
-
-  def recovered(): Unit = {
-    if (count > 0) log.info(s"$what works again after $count failure(s)")
-    count = 0
   }
 }

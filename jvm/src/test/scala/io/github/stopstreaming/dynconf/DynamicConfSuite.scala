@@ -47,6 +47,17 @@ class DynamicConfSuite extends AnyFunSuite {
     assert(s.put("k3", "replaced", None).value == "replaced", "changing an existing key is still fine")
   }
 
+  test("the store refuses to grow past its size limit, and shrinking is always allowed") {
+    val s = DynamicConfStore.open(Map.empty, None, maxBytes = 2048)
+    s.put("a", "x" * 1000, None)
+    s.put("b", "x" * 1000, None)
+    val before = s.snapshot
+    assert(status(s.put("c", "x" * 100, None)) == 413)
+    assert(s.snapshot eq before)
+    assert(s.put("a", "small", None).value == "small", "a change that makes it smaller is fine")
+    assert(s.put("c", "x" * 100, None).version == 4)
+  }
+
   private def session(extra: (String, String)*): SparkSession = {
     val b = SparkSession
       .builder()
@@ -82,6 +93,18 @@ class DynamicConfSuite extends AnyFunSuite {
     val e = intercept[Exception](session("spark.stopstreaming.conf.file" -> file.toString))
     val text = Iterator.iterate[Throwable](e)(_.getCause).takeWhile(_ != null).map(_.getMessage).mkString(" | ")
     assert(text.contains("spark.stopstreaming.conf.file") && text.contains(file.toString), text)
+    SparkSession.getActiveSession.foreach(_.stop())
+  }
+
+  test("an empty persistence file stops the driver from starting, naming the file and the setting") {
+    val dir = Files.createTempDirectory("dynconf")
+    val file = dir.resolve("conf.json")
+    Files.write(file, Array.emptyByteArray)
+    val e = intercept[Exception](session("spark.stopstreaming.conf.file" -> file.toString))
+    val message = Iterator.iterate[Throwable](e)(_.getCause).takeWhile(_ != null).map(_.getMessage).mkString(" | ")
+    assert(
+      message.contains("spark.stopstreaming.conf.file") && message.contains(file.toString) && message.contains("empty")
+    )
     SparkSession.getActiveSession.foreach(_.stop())
   }
 

@@ -51,6 +51,22 @@ class MarkerFaultSuite extends AnyFunSuite with Eventually with BeforeAndAfterAl
     assert(plane.registry.runningEntry(q.id).exists(_.stop.isEmpty))
   }
 
+  // First, while the shared session is not started yet: its stop directory fails at start-up.
+  test("a stop directory that fails at start-up does not fail the application; it is tried again") {
+    FaultyFileSystem.reset()
+    FaultyFileSystem.throwOnStatus.set(true)
+    val q =
+      try {
+        val started = startIdle()
+        sleepPolls(5)
+        assert(!Files.exists(marker(started)), "no marker while the directory cannot be used")
+        assert(started.isActive)
+        started
+      } finally FaultyFileSystem.throwOnStatus.set(false)
+    eventually(assert(Files.exists(marker(q)), "the retry found the directory and wrote the marker"))
+    q.stop()
+  }
+
   test("listing failures, a missing directory, a stale listing or failing checks never stop a query") {
     FaultyFileSystem.reset()
     val q = startIdle()
