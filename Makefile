@@ -21,7 +21,7 @@ SBT_LAUNCHER := $(HOME)/.sbt/launchers/$(SBT_VERSION)/sbt-launch-$(SBT_VERSION).
 SETUP_STAMP := $(VENV)/.setup-pyspark-$(SPARK_VERSION)
 PYTEST_ARGS ?=
 
-.PHONY: help setup build jar wheel test test-scala test-python test-matrix demo bench lint fmt clean
+.PHONY: help setup tools build jar wheel test test-scala test-python test-matrix demo bench robustness lint fmt clean
 
 help:
 	@echo "make setup   sbt launcher + $(VENV) with PySpark $(SPARK_VERSION) and dev tools"
@@ -30,10 +30,16 @@ help:
 	@echo "make test-matrix  Scala tests on Spark $(SPARK3_BUILD_VERSION), pytest on PySpark $(MATRIX)"
 	@echo "make demo    local Spark with the plugin, demo queries, control server on localhost:8558"
 	@echo "make bench   benchmarks; writes bench/results/latest.json"
+	@echo "make robustness  10,000 hostile raw-socket requests against a driver; writes bench/results/fuzz.json"
 	@echo "make lint    scalafmt check + ruff"
 	@echo "make clean   remove build outputs"
 
-setup: $(SETUP_STAMP) $(SBT_LAUNCHER)
+setup: $(SETUP_STAMP) $(SBT_LAUNCHER) tools
+
+# Debian packages the tests and benchmarks use: wrk (HTTP load for make bench). Installed only
+# where missing; needs root, as CI and the developers' machines have.
+tools:
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 
 $(SBT_LAUNCHER): project/build.properties
 	$(SBT) --launcher-only
@@ -98,6 +104,10 @@ demo: build
 
 bench: build
 	$(PY) bench/run.py
+
+# 10,000 hostile requests over raw sockets against a real driver; fails on any 5xx or a victim touched.
+robustness: build
+	$(PY) bench/fuzz_http.py --requests 10000
 
 lint: setup
 	$(SBT) scalafmtCheckAll scalafmtSbtCheck < /dev/null

@@ -1,17 +1,19 @@
-"""`make bench`: figures measured side by side in one run on a local Spark; prints a table and
-writes bench/results/latest.json. Keep the machine otherwise idle for stable numbers."""
+"""`make bench`: figures measured side by side in one run on a local Spark; prints a progress line
+per stage, then a table, and writes bench/results/latest.json. HTTP load comes from wrk (a real
+load generator, installed by `make setup`). Keep the machine otherwise idle for stable numbers."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -65,10 +67,10 @@ def session(plugin: bool, stop_dir: str | None = None):
     return s
 
 
-def idle_query(spark, name=None):
-    w = spark.readStream.format("rate").load().writeStream.format("noop").trigger(processingTime="1 minute")
+def idle_query(spark, name=None, trigger="1 minute", wait=True):
+    w = spark.readStream.format("rate").load().writeStream.format("noop").trigger(processingTime=trigger)
     q = (w.queryName(name) if name else w).start()
-    while q.lastProgress is None or q.status["isTriggerActive"]:
+    while wait and (q.lastProgress is None or q.status["isTriggerActive"]):
         time.sleep(0.02)
     return q
 
@@ -106,12 +108,208 @@ def baseline_child() -> None:
     spark.stop()
 
 
+def named_threads(spark):
+    """NamedThreads.count of the driver (the class lived in `control` before 0.2, for before/after runs)."""
+    from py4j.java_gateway import JavaClass
+
+    for pkg in ("core", "control"):
+        cls = getattr(spark._jvm.io.github.stopstreaming, pkg).NamedThreads
+        if isinstance(cls, JavaClass):
+            return cls.count
+    raise SystemExit("no NamedThreads class in the driver")
+
+
+def stage(name: str) -> None:
+    """One progress line per stage: the run takes minutes."""
+    print(f"[{time.strftime('%H:%M:%S')}] {name}", flush=True)
+
+
+def wrk(url: str, path: str, token: str, seconds: int = 8) -> dict:
+    """Requests per second and mean latency of `wrk -t2 -c8` on one path (a real load generator)."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: `make setup` installs it (Debian package wrk)")
+    r = subprocess.run(
+        ["wrk", "-t2", "-c8", f"-d{seconds}s", "-H", f"Authorization: Bearer {token}", url + path],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", r.stdout).group(1))
+    lat = re.search(r"Latency\s+([\d.]+)(us|ms|s)", r.stdout)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[lat.group(2)]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", r.stdout)
+    return {"rps": round(rps, 1), "mean_latency_ms": round(float(lat.group(1)) * scale, 3),
+            "non_2xx": int(errors.group(1)) if errors else 0}  # fmt: skip
+
+
+def http_figures(spark, url: str, stop_dir: str, out: dict) -> None:
+    h = {"Authorization": f"Bearer {TOKEN}"}
+    count = named_threads(spark)
+    queries, threads = [], {}
+    stage("starting 100 idle queries (10-minute trigger)")
+    for target in (1, 10, 100):
+        while len(queries) < target:
+            queries.append(idle_query(spark, f"idle-{len(queries)}", "10 minutes"))
+        time.sleep(1)
+        threads[f"q{target}"] = int(count())
+    stage("wrk: health, all queries, one query by name (100 registered)")
+    health = wrk(url, "/api/v1/health", TOKEN)
+    listing = wrk(url, "/api/v1/queries", TOKEN)
+    one = wrk(url, "/api/v1/queries/idle-50", TOKEN)
+    out["http"] = {"health": health, "queries_100": listing, "query_100": one}
+    out["health_rps"] = health["rps"]
+    out["queries_rps_100"] = listing["rps"]
+    out["query_rps_100"] = one["rps"]
+    out["rps_ratio_queries_to_health"] = round(listing["rps"] / health["rps"], 3)
+    out["http_queries_rps"] = listing["rps"]  # the key of earlier runs, now measured by wrk
+    out["http_error_count"] = health["non_2xx"] + listing["non_2xx"] + one["non_2xx"]
+    out["plugin_threads_after_load"] = int(count())
+
+    stage("graceful stop of an idle query over HTTP, n=30")
+    idle = []
+    for i in range(30):
+        q = idle_query(spark, f"stop-idle-{i}", "1 minute")
+        t0 = time.perf_counter()
+        requests.post(f"{url}/api/v1/queries/{q.id}/stop", headers=h, timeout=30)
+        q.awaitTermination()
+        idle.append((time.perf_counter() - t0) * 1000)
+    out["rest_stop_idle_ms"] = dist(idle, 50, 90, 99)
+
+    stage("scale: 500 registered idle queries")
+    while len(queries) < 500:
+        queries.append(idle_query(spark, f"idle-{len(queries)}", "10 minutes", wait=False))
+    wait_until(lambda: all(q.lastProgress is not None for q in queries), 600)
+    time.sleep(2)
+    threads["q500"] = int(count())
+    out["plugin_threads"] = threads
+    listing500 = wrk(url, "/api/v1/queries", TOKEN)
+    one500 = wrk(url, "/api/v1/queries/idle-450", TOKEN)
+    out["http"]["queries_500"], out["http"]["query_500"] = listing500, one500
+    out["queries_rps_500"] = listing500["rps"]
+    out["query_rps_500"] = one500["rps"]
+    stop500 = []
+    for q in queries[-10:]:
+        t0 = time.perf_counter()
+        requests.post(f"{url}/api/v1/queries/{q.name}/stop", headers=h, timeout=30)
+        q.awaitTermination()
+        stop500.append((time.perf_counter() - t0) * 1000)
+    out["rest_stop_idle_ms_500"] = dist(stop500, 50, 90)
+    fs = []
+    for q in queries[-20:-10]:
+        marker = os.path.join(stop_dir, str(q.id))
+        wait_until(lambda m=marker: os.path.exists(m), 60)
+        t0 = time.perf_counter()
+        os.remove(marker)
+        q.awaitTermination()
+        fs.append((time.perf_counter() - t0) * 1000)
+    out["fs_stop_ms_500"] = {**dist(fs, 50, 90), "poll_interval_ms": POLL_MS}
+    stage("stopping the 500 queries")
+    for q in queries:
+        if q.isActive:
+            q.stop()
+
+
+def replay_figures(spark, url: str, out: dict) -> None:
+    """Mid-batch stops of one foreachBatch workload: Spark's own query.stop() against our graceful stop."""
+    h = {"Authorization": f"Bearer {TOKEN}"}
+    results: dict[str, dict] = {}
+    for kind in ("baseline", "graceful"):
+        stage(f"mid-batch stops with restart, {kind}, n=5")
+        replays, times = 0, []
+        for _ in range(5):
+            ckpt = tempfile.mkdtemp(prefix="bench-ckpt-")
+            log: list[tuple[str, int]] = []
+            lock = threading.Lock()
+
+            def sink(df, batch_id, log=log, lock=lock):
+                with lock:
+                    log.append(("begin", batch_id))
+                time.sleep(1.0)
+                df.count()
+                with lock:
+                    log.append(("end", batch_id))
+
+            def start(ckpt=ckpt, sink=sink):
+                return (
+                    spark.readStream.format("rate").option("rowsPerSecond", 10).load()
+                    .writeStream.foreachBatch(sink).option("checkpointLocation", ckpt)
+                    .trigger(processingTime="200 milliseconds").start()
+                )  # fmt: skip
+
+            q = start()
+            wait_until(
+                lambda log=log: sum(1 for k, _ in log if k == "end") >= 1 and log[-1][0] == "begin", 120
+            )
+            time.sleep(0.3)  # well inside the batch
+            t0 = time.perf_counter()
+            if kind == "baseline":
+                q.stop()
+            else:
+                requests.post(f"{url}/api/v1/queries/{q.id}/stop", headers=h, timeout=60)
+                q.awaitTermination()
+            times.append((time.perf_counter() - t0) * 1000)
+            time.sleep(1.5)  # a Python sink cut by stop() still runs to its end
+            first = [b for k, b in log if k == "begin"]
+            n = len(log)
+            q = start()
+            wait_until(lambda log=log, n=n: any(k == "end" for k, _ in log[n:]), 120)
+            q.stop()
+            rerun = [b for k, b in log[n:] if k == "begin"]
+            replays += sum(1 for b in rerun if b in first)
+        results[kind] = {"replays": replays, "stop_ms": dist(times, 50, 90)}
+    out["stop_replays"] = results
+    out["baseline_replays"] = results["baseline"]["replays"]
+    out["graceful_replays"] = results["graceful"]["replays"]
+    out["stop_time_ratio_graceful_to_baseline"] = round(
+        results["graceful"]["stop_ms"]["p50"] / max(results["baseline"]["stop_ms"]["p50"], 0.001), 3
+    )
+
+
+def dynconf_figures(spark, url: str, out: dict) -> None:
+    """Python reads inside foreachBatch: 10 reads a batch, a change every 5 batches."""
+    h = {"Authorization": f"Bearer {TOKEN}"}
+    for i in range(10):
+        requests.put(f"{url}/api/v1/conf/bench.k{i}", data=b"v" * 100, headers=h, timeout=10)
+    conf = stopstreaming.dynamic_conf(spark)
+    per_batch: list[float] = []
+    stale = [0]
+
+    def sink(df, batch_id):
+        expected = requests.get(f"{url}/api/v1/conf/bench.k0", headers=h, timeout=10).json()["value"]
+        t0 = time.perf_counter()
+        values = [conf.get(f"bench.k{i}") for i in range(10)]
+        per_batch.append((time.perf_counter() - t0) / 10 * 1e6)
+        stale[0] += values[0] != expected
+        if batch_id % 5 == 0:
+            requests.put(f"{url}/api/v1/conf/bench.k0", data=f"b{batch_id}".encode(), headers=h, timeout=10)
+
+    stage("Python dynamic configuration reads in foreachBatch, 40 batches")
+    q = (
+        spark.readStream.format("rate").option("rowsPerSecond", 10).load()
+        .writeStream.foreachBatch(sink).trigger(processingTime="100 milliseconds").start()
+    )  # fmt: skip
+    wait_until(lambda: len(per_batch) >= 40, 300)
+    q.stop()
+    out["dynconf_read_us_python_batch"] = round(statistics.mean(per_batch[:40]), 2)
+    out["dynconf_stale_reads"] = stale[0]
+    t0 = time.perf_counter()
+    for _ in range(2000):
+        conf.get("bench.k0")
+    out["dynconf_read_us_python"] = round((time.perf_counter() - t0) / 2000 * 1e6, 2)
+
+
+def wait_until(predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit("bench: timed out waiting")
+        time.sleep(0.05)
+
+
 def main() -> None:
     started = time.time()
     out: dict = {}
     stop_dir = tempfile.mkdtemp(prefix="bench-stop-")
 
-    # Baseline first, in its own driver without the plugin.
+    stage("baseline: batch time in a driver without the plugin")
     child = subprocess.run(
         [sys.executable, __file__, "--baseline"], capture_output=True, text=True, check=True
     )
@@ -119,111 +317,22 @@ def main() -> None:
 
     spark = session(plugin=True, stop_dir=stop_dir)
     url = stopstreaming.control_url(spark)
-    h = {"Authorization": f"Bearer {TOKEN}"}
-    jvm = spark._jvm
 
-    # Threads of stopstreaming with 1, 10 and 100 registered idle queries, on a fresh driver.
-    count = jvm.io.github.stopstreaming.core.NamedThreads.count
-    queries, threads = [], {}
-    for target in (1, 10, 100):
-        while len(queries) < target:
-            queries.append(idle_query(spark))
-        time.sleep(1)
-        threads[f"q{target}"] = int(count())
-    out["plugin_threads"] = threads
+    http_figures(spark, url, stop_dir, out)
 
-    # HTTP load with 100 registered queries (the ones above, still running).
-    errors, done = [0], [0]
-    deadline = time.perf_counter() + 10
-
-    def client() -> None:
-        s = requests.Session()
-        while time.perf_counter() < deadline:
-            try:
-                ok = s.get(f"{url}/api/v1/queries", headers=h, timeout=10).status_code == 200
-            except requests.RequestException:
-                ok = False
-            done[0] += 1
-            errors[0] += 0 if ok else 1
-
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(8) as pool:
-        for _ in range(8):
-            pool.submit(client)
-    out["http_queries_rps"] = round(done[0] / (time.perf_counter() - t0), 1)
-    out["http_error_count"] = errors[0]
-
-    out["plugin_threads_after_load"] = int(count())
-
-    # Batch overhead: the same query with the plugin and 20 other registered queries, against no plugin.
-    for q in queries[20:]:
-        q.stop()
+    stage("batch time with the plugin")
     with_plugin = median_batch_ms(spark)
     out["batch_overhead_ratio"] = round(with_plugin / baseline, 3)
-    for q in queries[:20]:
-        q.stop()
 
-    # Graceful stop of an idle query (1-minute trigger): request sent -> query ended.
-    idle = []
-    for _ in range(30):
-        q = idle_query(spark)
-        t0 = time.perf_counter()
-        requests.post(f"{url}/api/v1/queries/{q.id}/stop", headers=h, timeout=30)
-        q.awaitTermination()
-        idle.append((time.perf_counter() - t0) * 1000)
-    out["rest_stop_idle_ms"] = dist(idle, 50, 90, 99)
+    replay_figures(spark, url, out)
+    dynconf_figures(spark, url, out)
 
-    # Graceful stop in mid-batch: end of that batch -> query ended.
-    extra = []
-    for _ in range(10):
-        marks: dict = {}
-
-        def sink(df, batch_id, marks=marks):
-            marks.setdefault("begun", threading.Event()).set()
-            time.sleep(1.0)
-            df.count()
-            marks["end"] = time.perf_counter()
-
-        q = spark.readStream.format("rate").load().writeStream.foreachBatch(sink).start()
-        while "begun" not in marks:
-            time.sleep(0.01)
-        time.sleep(0.3)
-        requests.post(f"{url}/api/v1/queries/{q.id}/stop", headers=h, timeout=30)
-        q.awaitTermination()
-        extra.append((time.perf_counter() - marks["end"]) * 1000)
-    out["rest_stop_midbatch_extra_ms"] = dist(extra, 50, 90)
-
-    # Marker deleted -> query ended.
-    fs = []
-    for _ in range(10):
-        q = idle_query(spark)
-        marker = os.path.join(stop_dir, str(q.id))
-        while not os.path.exists(marker):
-            time.sleep(0.01)
-        time.sleep(POLL_MS / 1000 * 1.5)
-        t0 = time.perf_counter()
-        os.remove(marker)
-        q.awaitTermination()
-        fs.append((time.perf_counter() - t0) * 1000)
-    out["fs_stop_ms"] = {**dist(fs, 50, 90), "poll_interval_ms": POLL_MS}
-
-    # Dynamic configuration reads.
-    for i in range(10):
-        requests.put(f"{url}/api/v1/conf/bench.k{i}", data=b"v" * 100, headers=h, timeout=10)
-    out["dynconf_read_ns_scala"] = scala_read_ns()
-    conf = stopstreaming.dynamic_conf(spark)
-    t0 = time.perf_counter()
-    for _ in range(2000):
-        conf.get("bench.k0")
-    out["dynconf_read_us_python"] = round((time.perf_counter() - t0) / 2000 * 1e6, 1)
-    # Alternate the two kinds so drift of a shared, noisy machine hits both alike.
-    plain, reading = [], []
-    for _ in range(2):
-        plain.append(median_batch_ms(spark, 0, warmup=10, batches=30))
-        reading.append(median_batch_ms(spark, 10, warmup=10, batches=30))
-    out["dynconf_10_reads_batch_ratio"] = round(statistics.median(reading) / statistics.median(plain), 3)
-
-    # Marker-file cost per poll, from the counting test file system of the Scala suite.
+    stage("Scala read of a dynamic value (sbt, test sources)")
+    try:
+        out["dynconf_read_ns_scala"] = scala_read_ns()
+    except (subprocess.CalledProcessError, StopIteration):
+        out["dynconf_read_ns_scala"] = None  # a tree without the read benchmark (a before/after run)
+    stage("marker-file calls per poll (sbt, MarkerFaultSuite)")
     out["fs_calls_per_poll"] = fs_calls_per_poll()
 
     out.update(

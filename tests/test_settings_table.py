@@ -19,7 +19,14 @@ def test_every_option_reaches_the_conf():
     from pyspark.sql import SparkSession
 
     samples = {bool: True, int: 1, str: "x"}
+    secrets = {"auth.token": "auth.tokenFile", "rest.ssl.keyStorePassword": "rest.ssl.keyStorePasswordFile"}
     for name, (key, types) in OPTIONS.items():
         b = SparkSession.Builder()
         stopstreaming.configure(b, **{name: samples[types[0]]})
-        assert f"spark.stopstreaming.{key}" in b._options, name  # the test looks; configure() never reads it
+        # The test looks at what configure() set; configure() itself never reads it.
+        if key in secrets:
+            assert f"spark.stopstreaming.{key}" not in b._options, f"{name} must not reach the conf"
+            with open(b._options[f"spark.stopstreaming.{secrets[key]}"], encoding="utf-8") as f:
+                assert f.read() == "x"
+        else:
+            assert f"spark.stopstreaming.{key}" in b._options, name

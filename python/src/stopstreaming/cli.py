@@ -59,6 +59,11 @@ def _global_options(p: argparse.ArgumentParser, defaults: bool) -> None:
         help="file holding the bearer token (env STOPSTREAMING_TOKEN_FILE)",
     )
     p.add_argument(
+        "--ca-file",
+        default=default(os.environ.get("STOPSTREAMING_CA_FILE")),
+        help="CA certificate (PEM) to verify an https:// server with (env STOPSTREAMING_CA_FILE)",
+    )
+    p.add_argument(
         "--json", action="store_true", default=default(False), help="print JSON instead of a table"
     )
     p.add_argument("--http-timeout", type=float, default=default(30.0), help="seconds to wait for an answer")

@@ -40,17 +40,22 @@ class StopStreamingClient:
         self.timeout = float(timeout)
         self._http = requests.Session()
         ca = ca_file or os.environ.get("STOPSTREAMING_CA_FILE")
-        if ca:
-            if not os.path.isfile(ca):
-                raise ConfigurationError(f"CA file {ca!r} does not exist")
-            self._http.verify = ca
+        if ca and not os.path.isfile(ca):
+            raise ConfigurationError(f"CA file {ca!r} does not exist")
+        # Per request: a session's own setting would lose to REQUESTS_CA_BUNDLE from the environment.
+        self._verify: str | bool = ca or True
 
     def _request(self, method: str, path: str, wait_s: float = 0.0, **kw: Any) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         headers.update(kw.pop("headers", {}))
         try:
             r = self._http.request(
-                method, self.url + path, headers=headers, timeout=self.timeout + wait_s, **kw
+                method,
+                self.url + path,
+                headers=headers,
+                timeout=self.timeout + wait_s,
+                verify=self._verify,
+                **kw,
             )
         except requests.exceptions.SSLError as e:
             raise ServerUnreachableError(

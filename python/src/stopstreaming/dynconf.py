@@ -10,7 +10,11 @@ __all__ = ["DynamicConf", "dynamic_conf"]
 
 
 class DynamicConf:
-    """Reads of the dynamic configuration: one Py4J call each (HTTP from a Spark Connect client)."""
+    """Reads of the dynamic configuration.
+
+    In classic PySpark a read is a lookup in a copy that the plugin keeps current (a change is
+    seen by every read after its writer was answered); from Spark Connect each read is an HTTP call.
+    """
 
     def __init__(self, spark: Any, token: str | None = None) -> None:
         self._backend = backend_for_session(spark, token)
@@ -33,7 +37,7 @@ class DynamicConf:
 def dynamic_conf(spark: Any, token: str | None = None) -> DynamicConf:
     """Return a reader of the driver's dynamic configuration for ``spark``.
 
-    In classic PySpark each read is one local Py4J call into the driver; from a Spark Connect
+    In classic PySpark reads are lookups in a copy the plugin keeps current; from a Spark Connect
     client reads go to the control server's HTTP API (``token`` or ``STOPSTREAMING_TOKEN``).
     """
     return DynamicConf(spark, token)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from stopstreaming.classic.conf_mirror import mirror_for
 from stopstreaming.config import FileSystemStopConfig, RestStopConfig, StopConfig
 from stopstreaming.errors import ConfigurationError, StopStreamingError
 from stopstreaming.jvm import call_jvm, facade_for_jvm
@@ -65,16 +66,16 @@ class ClassicBackend:
 
     def conf_get(self, key: str) -> str | None:
         """Return the dynamic value of ``key``, or None."""
-        value = call_jvm(lambda: self._facade.confGet(key))
-        return None if value is None else str(value)
+        entry = mirror_for(self._facade).snapshot()["entries"].get(key)
+        return None if entry is None else str(entry["value"])
 
     def conf_version(self) -> int:
         """Return the dynamic configuration's version."""
-        return int(call_jvm(lambda: self._facade.confVersion()))
+        return int(mirror_for(self._facade).snapshot()["version"])
 
     def conf_snapshot(self) -> dict[str, Any]:
         """Return the whole dynamic configuration, as ``GET /api/v1/conf`` shows it."""
-        return dict(json.loads(call_jvm(lambda: self._facade.confJson())))
+        return mirror_for(self._facade).snapshot()
 
     def load_config(self, path: str | None) -> dict[str, Any]:
         """Read a HOCON stop configuration through the driver JVM."""

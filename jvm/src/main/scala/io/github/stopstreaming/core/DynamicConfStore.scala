@@ -61,6 +61,12 @@ final class DynamicConfStore(
     maxBytes: Long = DynamicConfStore.DefaultMaxBytes
 ) {
   private val current = new AtomicReference[ConfSnapshot](initial)
+  private val listeners = new java.util.concurrent.CopyOnWriteArrayList[ConfSnapshot => Unit]()
+
+  /** Called with every new snapshot, after it is published and before the writer is answered. */
+  def addListener(l: ConfSnapshot => Unit): Unit = listeners.add(l)
+
+  def removeListener(l: ConfSnapshot => Unit): Unit = listeners.remove(l)
 
   def snapshot: ConfSnapshot = current.get
 
@@ -69,7 +75,13 @@ final class DynamicConfStore(
   def version: Long = current.get.version
 
   /** Sets `key`; with `ifVersion`, only when the key's version is that (0: only when it is absent). */
-  def put(key: String, value: String, ifVersion: Option[Long]): ConfEntry = synchronized {
+  def put(key: String, value: String, ifVersion: Option[Long]): ConfEntry = {
+    val entry = change(key, value, ifVersion)
+    tellListeners()
+    entry
+  }
+
+  private def change(key: String, value: String, ifVersion: Option[Long]): ConfEntry = synchronized {
     DynamicConfStore.checkEntry(key, value).left.foreach(r => throw new ConfChangeException(r))
     val s = current.get
     checkVersion(s, key, ifVersion)
@@ -85,7 +97,13 @@ final class DynamicConfStore(
   }
 
   /** Removes `key` (with the same `ifVersion` rule); returns the removed entry, or None if absent. */
-  def delete(key: String, ifVersion: Option[Long]): Option[ConfEntry] = synchronized {
+  def delete(key: String, ifVersion: Option[Long]): Option[ConfEntry] = {
+    val removed = remove(key, ifVersion)
+    if (removed.isDefined) tellListeners()
+    removed
+  }
+
+  private def remove(key: String, ifVersion: Option[Long]): Option[ConfEntry] = synchronized {
     DynamicConfStore.checkKey(key).left.foreach(r => throw new ConfChangeException(r))
     val s = current.get
     checkVersion(s, key, ifVersion)
@@ -93,6 +111,15 @@ final class DynamicConfStore(
       publish(ConfSnapshot(s.version + 1, s.entries - key))
       old
     }
+  }
+
+  // Outside the lock: a slow listener delays its writer's answer, never other writers.
+  private def tellListeners(): Unit = {
+    val s = current.get
+    listeners.forEach(l =>
+      try l(s)
+      catch { case NonFatal(_) => () }
+    )
   }
 
   private def checkVersion(s: ConfSnapshot, key: String, ifVersion: Option[Long]): Unit = ifVersion.foreach { want =>

@@ -36,6 +36,8 @@ final class StopDirectory(
   private val failures = new FailureLog(log, s"listing of stop directory $dir")
   // Stop files of the previous listing, with what it saw of them; only this thread touches it.
   private var lastStopFiles = Map.empty[String, (Long, Long)]
+  // Well-formed stop files of other drivers' queries, with what the listing saw of them when they were read.
+  private var checkedForeign = Map.empty[String, (Long, Long)]
 
   def isEmpty: Boolean = watched.isEmpty
 
@@ -87,8 +89,9 @@ final class StopDirectory(
       .filter(st => SafeFiles.isRegularFile(fs, st))
       .map(st => st.getPath.getName -> (st.getLen, st.getModificationTime))
       .toMap
-    stopFiles.foreach { case (name, seen) => if (lastStopFiles.get(name).contains(seen)) handleStopFile(name) }
+    stopFiles.foreach { case (name, seen) => if (lastStopFiles.get(name).contains(seen)) handleStopFile(name, seen) }
     lastStopFiles = stopFiles
+    checkedForeign = checkedForeign.filter { case (name, _) => stopFiles.contains(name) }
     watched.values.asScala.foreach { w =>
       if (!w.created) createMarker(w)
       else if (!names.contains(w.path.getName) && w.query.isRunning && confirmedGone(w.path)) {
@@ -107,15 +110,19 @@ final class StopDirectory(
     * is left alone for the driver that runs it. It is removed, with an `.error` file beside it saying why, only when no
     * driver could ever act on it (bad content, or not a name) or when this driver owns the name and refuses it.
     */
-  private def handleStopFile(fileName: String): Unit = {
+  private def handleStopFile(fileName: String, seen: (Long, Long)): Unit = {
     val target = fileName.stripSuffix(MarkerFiles.StopSuffix)
     val path = new Path(dir, fileName)
-    if (isPlainName(target) && plane.registry.lookup(target) == Lookup.NotFound) return
+    val ours = !isPlainName(target) || plane.registry.lookup(target) != Lookup.NotFound
+    // Another driver's file is read once while it stays the same: only to refuse bad content.
+    if (!ours && checkedForeign.get(fileName).contains(seen)) return
     val content =
       try readLimited(path)
       catch { case NonFatal(e) => readFailures.failed(s"$path (will retry): ${e.getMessage}"); return }
     readFailures.recovered()
-    val outcome = content.flatMap(MarkerFiles.parseStopFile) match {
+    val request = content.flatMap(MarkerFiles.parseStopFile)
+    if (!ours && request.isRight) { checkedForeign += fileName -> seen; return }
+    val outcome = request match {
       case Left(why) => Some(s"rejected: $why")
       case Right(_) if !isPlainName(target) => Some(s"rejected: '$target' is not a query id or name")
       case Right(req) =>

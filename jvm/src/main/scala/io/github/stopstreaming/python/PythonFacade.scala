@@ -84,6 +84,25 @@ object PythonFacade {
   /** The whole dynamic configuration as JSON, as `GET /api/v1/conf` shows it. */
   def confJson(): String = Json.string(Json.conf(plane.dynamicConf.snapshot))
 
+  /** Tells `listener` (a Python object) every new version of the dynamic configuration, before the writer of the change
+    * is answered (waiting at most a second for Python). A listener that fails is dropped.
+    */
+  def addConfListener(listener: ConfChangeListener): Unit = {
+    val store = plane.dynamicConf
+    val calls = java.util.concurrent.Executors.newSingleThreadExecutor(plane.threads.factory("py-conf"))
+    lazy val forward: ConfSnapshot => Unit = s => {
+      val call = calls.submit(new Runnable { def run(): Unit = listener.changed(s.version) })
+      try call.get(1, java.util.concurrent.TimeUnit.SECONDS)
+      catch {
+        case _: java.util.concurrent.TimeoutException => ()
+        case _: Throwable =>
+          store.removeListener(forward)
+          calls.shutdown()
+      }
+    }
+    store.addListener(forward)
+  }
+
   /** Every `spark.stopstreaming.*` setting (key, kind, default, doc, Python name), as JSON. */
   def settingsJson(): String = Json.string(Json.settings(Settings.all))
 

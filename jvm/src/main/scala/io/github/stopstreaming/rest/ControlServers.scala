@@ -11,7 +11,13 @@ import io.github.stopstreaming.core.{ControlPlane, StopPaths}
 import org.slf4j.LoggerFactory
 
 /** One JDK `HttpServer` (or `HttpsServer`) on one port, serving the whole control API. */
-final class ControlServer(val host: String, requestedPort: Int, plane: ControlPlane, tls: Option[SSLContext]) {
+final class ControlServer(
+    val host: String,
+    requestedPort: Int,
+    plane: ControlPlane,
+    tls: Option[SSLContext],
+    json: QueryJsonCache
+) {
   private val log = LoggerFactory.getLogger(getClass)
 
   /** The JDK server reads a request's line and headers on this executor, so a client that sends them slowly holds a
@@ -52,7 +58,7 @@ final class ControlServer(val host: String, requestedPort: Int, plane: ControlPl
         settings.allowedOrigins.toSet,
         if (tls.isDefined) "https" else "http"
       )
-    s.createContext("/", new Router(plane, this, guard, executor))
+    s.createContext("/", new Router(plane, this, guard, executor, json))
     s.setExecutor(executor)
     ControlServer.startAsDaemon(s)
     s
@@ -82,7 +88,7 @@ final class ControlServer(val host: String, requestedPort: Int, plane: ControlPl
 
 object ControlServer {
   val Threads = 32
-  val Queued = 64
+  val Queued = 256
   val Backlog = 128
   val MaxBodyBytes: Int = 64 * 1024
   val CloseGraceSeconds = 2
@@ -131,12 +137,13 @@ object ControlServer {
   */
 final class ControlServers(plane: ControlPlane, tls: Option[SSLContext]) {
   private val byPort = new ConcurrentHashMap[Integer, ControlServer]()
+  private val json = new QueryJsonCache
 
   /** Starts (or joins) the server on `port` and serves `stopPath` there; returns the bound port. */
   def acquire(host: String, port: Int, stopPath: String): Int = synchronized {
     ControlServer.applyConnectionLimits()
     val server = Option(if (port == 0) null else byPort.get(port)).getOrElse {
-      val s = new ControlServer(host, port, plane, tls)
+      val s = new ControlServer(host, port, plane, tls, json)
       byPort.put(s.port, s)
       s
     }

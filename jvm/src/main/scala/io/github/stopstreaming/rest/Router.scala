@@ -15,8 +15,13 @@ import org.slf4j.LoggerFactory
   * exactly, segment by segment; every request but health must carry the token; every answer is JSON with a stable
   * shape. A stop that waits (`?wait=`) holds no thread: its answer is sent from the stop's completion.
   */
-final class Router(plane: ControlPlane, server: ControlServer, guard: RequestGuard, answers: Executor)
-    extends HttpHandler {
+final class Router(
+    plane: ControlPlane,
+    server: ControlServer,
+    guard: RequestGuard,
+    answers: Executor,
+    json: QueryJsonCache
+) extends HttpHandler {
   private val log = LoggerFactory.getLogger(getClass)
   private val auth = new BearerAuth(plane.settings.token)
 
@@ -88,11 +93,11 @@ final class Router(plane: ControlPlane, server: ControlServer, guard: RequestGua
       case Seq("api", "v1", "queries") =>
         requireMethod(method, "GET")
         onlyParams(req)
-        Left(Response(200, Json.obj("queries" -> plane.registry.views.map(Json.query))))
+        Left(Response(200, json.list(plane.registry.views)))
       case Seq("api", "v1", "queries", idOrName) =>
         requireMethod(method, "GET")
         onlyParams(req)
-        Left(Response(200, Json.query(find(idOrName))))
+        Left(Response(200, json.bytes(find(idOrName))))
       case Seq("api", "v1", "queries", idOrName, "stop") =>
         requireMethod(method, "POST")
         stop(req, idOrName)

@@ -1,0 +1,74 @@
+"""The driver's dynamic configuration, mirrored in this Python process.
+
+A read is a dictionary lookup. The plugin tells the mirror each new version over Py4J's callback
+server (the one PySpark starts for ``foreachBatch``) before it answers the change's writer, and
+the mirror re-reads the whole configuration, in one call, at the first read after that. Where the
+callback server cannot be used, every read asks the driver.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from stopstreaming.jvm import call_jvm
+
+__all__ = ["ConfMirror", "mirror_for"]
+
+_mirrors: dict[int, ConfMirror] = {}
+_mirrors_lock = threading.Lock()
+
+
+class ConfMirror:
+    """A copy of the dynamic configuration, refreshed only when the plugin says it changed."""
+
+    class Java:
+        """The Java interface Py4J exposes this object as."""
+
+        implements = ["io.github.stopstreaming.python.ConfChangeListener"]
+
+    def __init__(self, facade: Any) -> None:
+        self._facade = facade
+        self._lock = threading.Lock()
+        self._latest = 0  # the newest version the plugin announced
+        self._version = -1  # the version of self._snapshot
+        self._snapshot: dict[str, Any] = {"version": 0, "entries": {}}
+        self.listening = False
+
+    def changed(self, version: int) -> None:
+        """Note a new version (the plugin calls this on the callback server's thread)."""
+        self._latest = max(self._latest, int(version))
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the configuration as ``GET /api/v1/conf`` shows it, re-read only when it changed."""
+        if self.listening and self._version >= self._latest:
+            return self._snapshot
+        with self._lock:
+            if not self.listening or self._version < self._latest:
+                data = json.loads(call_jvm(lambda: self._facade.confJson()))
+                self._snapshot, self._version = data, int(data["version"])
+                self._latest = max(self._latest, self._version)
+            return self._snapshot
+
+
+def mirror_for(facade: Any) -> ConfMirror:
+    """Return the one mirror of this process's driver JVM, listening for changes when it can."""
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    key = id(gateway)
+    with _mirrors_lock:
+        mirror = _mirrors.get(key)
+        if mirror is None:
+            mirror = ConfMirror(facade)
+            try:
+                from pyspark.java_gateway import ensure_callback_server_started
+
+                ensure_callback_server_started(gateway)
+                call_jvm(lambda: facade.addConfListener(mirror))
+                mirror.listening = True
+            except Exception:  # noqa: BLE001 - no callback server here: fall back to a call per read
+                mirror.listening = False
+            _mirrors[key] = mirror
+        return mirror
