@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pyspark
@@ -45,8 +46,12 @@ builder = stopstreaming.configure(builder, rest_port=0, rest_host="127.0.0.1", a
 if pyspark.__version__.startswith("3."):
     # A spark.jars of one's own, set after configure(), lists the plugin's jar too.
     builder = builder.config("spark.jars", f"{stopstreaming.jar_path()},{jar}")
-spark = builder.getOrCreate()
-out: dict = {"connect": stopstreaming.is_connect_session(spark)}
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    spark = builder.getOrCreate()
+# A working setup warns about nothing (a CANNOT_MODIFY_CONFIG warning reads like a failure).
+out_warnings = [str(w.message)[:200] for w in caught if issubclass(w.category, UserWarning)]
+out: dict = {"connect": stopstreaming.is_connect_session(spark), "warnings": out_warnings}
 url = stopstreaming.control_url(spark)
 out["url"] = url
 headers = {"Authorization": f"Bearer {TOKEN}"}

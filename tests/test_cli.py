@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 
-from conftest import BatchRecorder, run_cli, start_noop, start_recorded, wait_for
+from conftest import TOKEN, BatchRecorder, run_cli, start_noop, start_recorded, wait_for
 
 
 def test_list_and_show(spark, api):
@@ -60,3 +61,23 @@ def test_usage_errors_exit_2(api):
     assert run_cli(api, "stop").returncode == 2
     assert run_cli(api, "stop", "x", "--mode", "violent").returncode == 2
     assert run_cli(api, "list", url="ftp://nowhere").returncode == 2
+
+
+def test_global_options_work_after_the_command_too(spark, api, tmpdir_path):
+    token_file = os.path.join(tmpdir_path, "token")
+    with open(token_file, "w", encoding="utf-8") as f:
+        f.write(TOKEN + "\n")
+    os.chmod(token_file, 0o600)
+    q = start_noop(spark, "cli-options")
+    r = run_cli(api, "list", "--json", token=None, url="http://127.0.0.1:9")
+    assert r.returncode == 5, "--url from the environment is only a default; this one is unreachable"
+    r = run_cli(api, "list", "--json", "--url", api.url, "--token-file", token_file, token=None)
+    assert r.returncode == 0, r.stderr
+    assert "cli-options" in [x["name"] for x in json.loads(r.stdout)["queries"]]
+    r = run_cli(
+        api, "stop", "cli-options", "--wait", "30s", "--url", api.url, "--token-file", token_file, token=None
+    )
+    assert r.returncode == 0, r.stderr
+    assert not q.isActive
+    r = run_cli(api, "show", "cli-options", "--token-file", os.path.join(tmpdir_path, "missing"), token=None)
+    assert r.returncode == 2 and "token-file" in r.stderr

@@ -4,7 +4,8 @@ prints `READY <control url>`; it exits once every query has been stopped from ou
 
 usage: control_app.py OPTIONS_JSON NAME [NAME ...]
 OPTIONS_JSON: configure() keyword options, plus "batch_seconds" (a foreachBatch sink that sleeps
-that long per batch; default: an idle query with a 10-minute trigger).
+that long per batch; default: an idle query with a 10-minute trigger) and "spark_conf" (more
+Spark settings for the builder).
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import stopstreaming
 def main() -> None:
     options = json.loads(sys.argv[1])
     batch_seconds = options.pop("batch_seconds", None)
+    spark_conf = {"spark.ui.enabled": "false", **options.pop("spark_conf", {})}
     builder = (
         SparkSession.builder.master("local[2]")
         .appName("control-app")
-        .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
     )
+    for k, v in spark_conf.items():
+        builder = builder.config(k, v)
     spark = stopstreaming.configure(builder, **options).getOrCreate()
     rate = spark.readStream.format("rate").option("rowsPerSecond", 1).load()
     for name in sys.argv[2:]:
@@ -41,6 +44,7 @@ def main() -> None:
                 print(f"BATCH END {name} {batch_id}", flush=True)
 
             w.foreachBatch(sink).trigger(processingTime="1 second").start()
+    print(f"UI {spark.sparkContext.uiWebUrl}", flush=True)
     print(f"READY {stopstreaming.control_url(spark)}", flush=True)
     while spark.streams.active:
         spark.streams.awaitAnyTermination()

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from typing import Any
 
 from stopstreaming.client import StopStreamingClient
@@ -88,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     stop.add_argument("--mode", choices=["graceful", "immediate"])
     stop.add_argument("--timeout", help="escalate to immediate after this long, e.g. 5m")
     stop.add_argument("--wait", help="wait this long for the query to end, e.g. 2m")
+    events = command("events", help="the audit trail: stops requested, refused and finished, conf changes")
+    events.add_argument("--since", type=int, default=0, help="only records after this record number")
+    events.add_argument("--follow", action="store_true", help="keep printing new records (Ctrl-C ends)")
     conf = command("conf", help="read and change the dynamic configuration")
     csub = conf.add_subparsers(dest="conf_command", required=True)
     command(csub, "list", help="every key and value")
@@ -143,6 +147,27 @@ def _conf(args: argparse.Namespace, client: StopStreamingClient) -> int:
     return EXIT_CODES["ok"]
 
 
+def _event_line(e: dict[str, Any]) -> str:
+    who = e.get("client") or "driver"
+    what = e.get("queryName") or e.get("queryId") or e["options"].get("key", "-")
+    took = f" in {e['durationMs']}ms" if e.get("durationMs") is not None else ""
+    return f"{e['seq']:>6}  {e['time']}  {e['kind']:<15} {e['source']:<8} {what}  {e['outcome']}{took}  ({who})"
+
+
+def _events(args: argparse.Namespace, client: StopStreamingClient) -> int:
+    since = args.since
+    while True:
+        for e in client.events(since):
+            print(json.dumps(e) if args.json else _event_line(e), flush=True)
+            since = max(since, int(e["seq"]))
+        if not args.follow:
+            return EXIT_CODES["ok"]
+        try:
+            time.sleep(1.0)
+        except KeyboardInterrupt:
+            return EXIT_CODES["ok"]
+
+
 def _conf_table(rows: list[list[str]], version: int) -> str:
     header = ["KEY", "VERSION", "VALUE"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(2)]
@@ -179,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
             _print(args, q, [_row(q)])
         elif args.command == "conf":
             return _conf(args, client)
+        elif args.command == "events":
+            return _events(args, client)
         else:
             q = client.stop(args.query, mode=args.mode, timeout=args.timeout, wait=args.wait)
             _print(args, q, [_row(q)])

@@ -115,6 +115,10 @@ class StopStreamingClient:
             "POST", f"/api/v1/queries/{_segment(id_or_name)}/stop", wait_s=wait_s, params=params
         )
 
+    def events(self, since: int = 0) -> list[dict[str, Any]]:
+        """Audit records after record number ``since``, oldest first (``GET /api/v1/events``)."""
+        return list(self._request("GET", "/api/v1/events", params={"since": str(int(since))})["events"])
+
     def conf_list(self) -> dict[str, Any]:
         """``{"version": N, "entries": {key: {"value", "version", "updatedAt"}}}``."""
         return self._request("GET", "/api/v1/conf")

@@ -36,6 +36,7 @@ OPTIONS: dict[str, tuple[str, tuple[type, ...]]] = {
     "fs_poll_interval": ("fs.pollInterval", _DURATION),
     "shutdown_graceful": ("shutdown.graceful", _BOOL),
     "shutdown_timeout": ("shutdown.timeout", _DURATION),
+    "metrics_per_query": ("metrics.perQuery", _BOOL),
     "conf_file": ("conf.file", _STR),
     "conf_max_bytes": ("conf.maxBytes", _INT),
 }

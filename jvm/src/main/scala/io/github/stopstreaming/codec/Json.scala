@@ -123,6 +123,21 @@ object Json {
     ConfSnapshot(field(root, "version").asLong(), entries)
   }
 
+  def auditRecord(r: AuditRecord): JLinkedHashMap[String, Any] = obj(
+    "seq" -> r.seq,
+    "time" -> r.time.toString,
+    "kind" -> r.kind,
+    "queryId" -> r.queryId,
+    "queryName" -> r.queryName,
+    "source" -> r.source,
+    "mode" -> r.mode,
+    "options" -> new java.util.TreeMap[String, String](r.options.asJava),
+    "client" -> r.client,
+    "authenticated" -> r.authenticated,
+    "outcome" -> r.outcome,
+    "durationMs" -> r.durationMs
+  )
+
   /** The settings list, for the tests that keep the README table and the Python option names in step with it. */
   def settings(all: Seq[Setting[_]]): JLinkedHashMap[String, Any] =
     obj("settings" -> all.map { s =>

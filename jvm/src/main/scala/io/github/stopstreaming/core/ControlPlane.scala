@@ -20,7 +20,19 @@ trait ControlPlaneListener {
   def queryEnded(e: EndedQuery): Unit = ()
 
   /** A stop request came through the door, whatever became of it. */
-  def stopRequested(target: String, request: StopRequest, source: StopSource, outcome: StopOutcome): Unit = ()
+  def stopRequested(
+      target: String,
+      request: StopRequest,
+      source: StopSource,
+      caller: Caller,
+      outcome: StopOutcome
+  ): Unit = ()
+
+  /** A stop request was refused before it could reach the door (no token, a foreign web origin). */
+  def stopRefused(target: String, source: StopSource, caller: Caller, why: String): Unit = ()
+
+  /** A change of the dynamic configuration came through the door, made or refused. */
+  def confChanged(change: ConfChange, caller: Caller): Unit = ()
 
   /** A stop finished: STOPPED, ESCALATED or FAILED. */
   def stopFinished(t: StopTarget, state: StopState): Unit = ()
@@ -38,6 +50,10 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
   val sessions = new SessionRegistry
   val registry = new QueryRegistry(settings.retainTerminated, e => tell(_.queryEnded(e)))
   val stopper = new Stopper(threads, (t, s) => tell(_.stopFinished(t, s)))
+
+  /** Every stop request, outcome and configuration change, the latest 1,000 kept. */
+  val audit = new AuditLog(ControlPlane.AuditCapacity)
+  listeners.add(audit)
 
   def addListener(l: ControlPlaneListener): Unit = listeners.add(l)
 
@@ -66,7 +82,12 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
   /** The one door of every stop. Mode and timeout default to the configured ones; repeated or concurrent requests for
     * one query make one stop (an immediate request overrides a graceful stop that is still draining).
     */
-  def requestStop(idOrName: String, request: StopRequest, source: StopSource): StopOutcome = {
+  def requestStop(
+      idOrName: String,
+      request: StopRequest,
+      source: StopSource,
+      caller: Caller = Caller.Internal
+  ): StopOutcome = {
     val outcome = registry.lookup(idOrName) match {
       case Lookup.Running(t) =>
         val mode = request.mode.getOrElse(settings.stopMode)
@@ -76,15 +97,45 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
       case Lookup.NotFound => StopOutcome.NotFound
       case Lookup.Ambiguous(matches) => StopOutcome.Ambiguous(matches)
     }
-    tell(_.stopRequested(idOrName, request, source, outcome))
+    tell(_.stopRequested(idOrName, request, source, caller, outcome))
     outcome
   }
 
+  /** Records a stop request that an adapter refused before the door (no token, a foreign origin). */
+  def refusedStop(target: String, source: StopSource, caller: Caller, why: String): Unit =
+    tell(_.stopRefused(target, source, caller, why))
+
+  /** The door of every change of the dynamic configuration: sets `key` (with the store's compare-and-set rule). */
+  def setConf(key: String, value: String, ifVersion: Option[Long], source: String, caller: Caller): ConfEntry =
+    confDoor(key, "set", source, caller)(dynamicConf.put(key, value, ifVersion))
+
+  /** Removes `key`; None when it was not set. */
+  def unsetConf(key: String, ifVersion: Option[Long], source: String, caller: Caller): Option[ConfEntry] =
+    confDoor(key, "unset", source, caller)(dynamicConf.delete(key, ifVersion))
+
+  private def confDoor[T](key: String, op: String, source: String, caller: Caller)(body: => T): T =
+    try {
+      val result = body
+      tell(_.confChanged(ConfChange(key, op, Some(dynamicConf.version), None, source), caller))
+      result
+    } catch {
+      case e: ConfChangeException =>
+        tell(_.confChanged(ConfChange(key, op, None, Some(e.getMessage), source), caller))
+        throw e
+    }
+
   /** Waits up to `ms` for a query's stop to finish; returns whether it did. */
   def awaitStop(t: TrackedQuery, ms: Long): Boolean = stopper.await(t, ms)
+
+  /** How many queries are draining now (a graceful stop requested, not finished). */
+  def drainingCount: Int = registry.runningQueries.count(_.stop.exists(s => !s.phase.done))
 
   def close(): Unit = {
     stopper.close()
     log.info("stopstreaming control plane stopped")
   }
+}
+
+object ControlPlane {
+  val AuditCapacity = 1000
 }

@@ -29,7 +29,8 @@ final case class ControlSettings(
     shutdownTimeoutMs: Long = 20000L,
     allowedOrigins: Seq[String] = Nil,
     tls: Option[TlsSettings] = None,
-    confMaxBytes: Long = DynamicConfStore.DefaultMaxBytes
+    confMaxBytes: Long = DynamicConfStore.DefaultMaxBytes,
+    metricsPerQuery: Boolean = false
 ) {
 
   /** `https` when a key store is configured. */
@@ -75,7 +76,8 @@ object ControlSettings {
       shutdownTimeoutMs = ShutdownTimeout.get(conf),
       allowedOrigins = AllowedOrigins.get(conf),
       tls = tls(conf, env),
-      confMaxBytes = ConfMaxBytes.get(conf).toLong
+      confMaxBytes = ConfMaxBytes.get(conf).toLong,
+      metricsPerQuery = MetricsPerQuery.get(conf)
     )
   }
 

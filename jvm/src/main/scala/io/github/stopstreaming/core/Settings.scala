@@ -226,6 +226,14 @@ object Settings {
     text
   )
 
+  val MetricsPerQuery: Setting[Boolean] = Setting(
+    "metrics.perQuery",
+    SettingKind.Bool,
+    Some(false),
+    "`false`",
+    "a metrics source per running query (`stopstreaming.query.<name>`: rates, batch duration, latest batch id)",
+    bool
+  )
   val ConfMaxBytes: Setting[Int] = Setting(
     "conf.maxBytes",
     SettingKind.Integer,
@@ -256,6 +264,7 @@ object Settings {
     FsPollInterval,
     ShutdownGraceful,
     ShutdownTimeout,
+    MetricsPerQuery,
     ConfFile,
     ConfMaxBytes
   )

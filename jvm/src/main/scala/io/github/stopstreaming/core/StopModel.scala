@@ -101,3 +101,14 @@ object StopOutcome {
   /** A name that more than one running query has (Spark keeps names unique per session only): nothing is stopped. */
   final case class Ambiguous(matches: Seq[QueryView]) extends StopOutcome
 }
+
+/** Who asked, as far as the control plane can tell: the client's address for HTTP, and whether the request carried the
+  * configured token (never the token itself).
+  */
+final case class Caller(address: Option[String], authenticated: Boolean)
+
+object Caller {
+
+  /** A call from inside the driver (the Scala or Python API, the shutdown hook, a stop file). */
+  val Internal: Caller = Caller(None, authenticated = false)
+}

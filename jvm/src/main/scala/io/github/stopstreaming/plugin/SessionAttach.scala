@@ -18,7 +18,7 @@ object SessionAttach {
     var startedNow = false
     val rt = StopStreamingRuntime.getOrStart {
       startedNow = true
-      (ControlSettings.fromConf(spark.sparkContext.getConf.getAll.toMap), spark.sparkContext.hadoopConfiguration)
+      (ControlSettings.fromConf(spark.sparkContext.getConf.getAll.toMap), spark.sparkContext)
     }
     if (startedNow) stopWithContext(spark.sparkContext, rt)
     if (!rt.plane.sessions.contains(spark)) {

@@ -34,12 +34,16 @@ class StopStreamingDriverPlugin extends DriverPlugin {
         classOf[QueryEventsListener].getName
       )
     }
-    val rt = StopStreamingRuntime.startForPlugin(settings, sc.hadoopConfiguration)
+    val rt = StopStreamingRuntime.startForPlugin(settings, sc.hadoopConfiguration, Some(sc))
     runtime = Some(rt)
     // Published for clients that see only the conf, such as a Spark Connect client.
     rt.restUrl.foreach(url => ctx.conf().set(StopStreamingDriverPlugin.UrlKey, url))
     Collections.emptyMap()
   }
+
+  /** The plugin's metrics go to Spark's metrics system, and so to every sink the user configured. */
+  override def registerMetrics(appId: String, ctx: PluginContext): Unit =
+    runtime.foreach(_.metrics.register(ctx.metricRegistry()))
 
   override def shutdown(): Unit =
     try runtime.foreach(StopStreamingRuntime.shutdown)

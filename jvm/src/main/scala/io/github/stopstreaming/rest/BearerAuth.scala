@@ -11,6 +11,9 @@ final class BearerAuth(token: Option[String]) {
 
   private def digest(s: String): Array[Byte] = MessageDigest.getInstance("SHA-256").digest(s.getBytes(UTF_8))
 
+  /** Whether requests must carry the token (a request past [[check]] then did). */
+  def required: Boolean = expected.isDefined
+
   /** Throws a 401 unless the header carries the configured token (or no token is configured). */
   def check(header: Option[String]): Unit = expected.foreach { want =>
     val presented = header.map(_.trim).collect {

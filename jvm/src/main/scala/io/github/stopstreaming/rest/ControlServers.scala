@@ -16,7 +16,8 @@ final class ControlServer(
     requestedPort: Int,
     plane: ControlPlane,
     tls: Option[SSLContext],
-    json: QueryJsonCache
+    json: QueryJsonCache,
+    stats: HttpStats
 ) {
   private val log = LoggerFactory.getLogger(getClass)
 
@@ -58,7 +59,7 @@ final class ControlServer(
         settings.allowedOrigins.toSet,
         if (tls.isDefined) "https" else "http"
       )
-    s.createContext("/", new Router(plane, this, guard, executor, json))
+    s.createContext("/", new Router(plane, this, guard, executor, json, stats))
     s.setExecutor(executor)
     ControlServer.startAsDaemon(s)
     s
@@ -139,11 +140,14 @@ final class ControlServers(plane: ControlPlane, tls: Option[SSLContext]) {
   private val byPort = new ConcurrentHashMap[Integer, ControlServer]()
   private val json = new QueryJsonCache
 
+  /** What every server of this control plane answered, for the metrics. */
+  val stats = new HttpStats
+
   /** Starts (or joins) the server on `port` and serves `stopPath` there; returns the bound port. */
   def acquire(host: String, port: Int, stopPath: String): Int = synchronized {
     ControlServer.applyConnectionLimits()
     val server = Option(if (port == 0) null else byPort.get(port)).getOrElse {
-      val s = new ControlServer(host, port, plane, tls, json)
+      val s = new ControlServer(host, port, plane, tls, json, stats)
       byPort.put(s.port, s)
       s
     }

@@ -20,7 +20,8 @@ final class Router(
     server: ControlServer,
     guard: RequestGuard,
     answers: Executor,
-    json: QueryJsonCache
+    json: QueryJsonCache,
+    stats: HttpStats
 ) extends HttpHandler {
   private val log = LoggerFactory.getLogger(getClass)
   private val auth = new BearerAuth(plane.settings.token)
@@ -57,7 +58,11 @@ final class Router(
     val headers = ex.getRequestHeaders
     guard
       .refusal(Option(headers.getFirst("Host")), Option(headers.getFirst("Origin")))
-      .foreach(why => throw HttpError(403, why))
+      .foreach { why =>
+        (if (why.startsWith("Host")) stats.refusedHost else stats.refusedOrigin).increment()
+        refusedStop(ex, "refused: " + why.takeWhile(_ != ':'))
+        throw HttpError(403, why)
+      }
     if (method == "OPTIONS" && Option(headers.getFirst("Origin")).exists(guard.corsAllowed))
       return Left(Response(204, null, Router.PreflightHeaders))
 
@@ -68,7 +73,13 @@ final class Router(
       return Left(Response(200, Json.obj("status" -> "UP", "version" -> BuildInfo.version)))
     }
 
-    auth.check(Option(ex.getRequestHeaders.getFirst("Authorization")))
+    try auth.check(Option(ex.getRequestHeaders.getFirst("Authorization")))
+    catch {
+      case e: HttpError =>
+        stats.refusedAuth.increment()
+        refusedStop(ex, e.message)
+        throw e
+    }
 
     val declared = Option(ex.getRequestHeaders.getFirst("Content-Length")).map(_.trim)
     if (declared.exists(d => d.forall(_.isDigit) && d.length > 0 && BigInt(d) > ControlServer.MaxBodyBytes)) {
@@ -108,12 +119,35 @@ final class Router(
       case Seq("api", "v1", "conf", key) =>
         onlyParams(req)
         Left(conf(req, key))
+      case Seq("api", "v1", "events") =>
+        requireMethod(method, "GET")
+        onlyParams(req, "since")
+        val since = req.params.get("since").map { v =>
+          if (v.nonEmpty && v.length <= 18 && v.forall(_.isDigit)) v.toLong
+          else throw HttpError.badRequest(s"parameter 'since' must be a record number, not '${v.take(40)}'")
+        }
+        Left(Response(200, Json.obj("events" -> plane.audit.since(since.getOrElse(0L)).map(Json.auditRecord))))
       case init :+ id if init.nonEmpty && server.servesStopPath(init) =>
         requireMethod(method, "POST")
         Left(compatibleStop(req, id))
       case _ => throw HttpError.notFound("no such endpoint")
     }
   }
+
+  private def caller(ex: HttpExchange): Caller =
+    Caller(Option(ex.getRemoteAddress).map(_.getAddress.getHostAddress), auth.required)
+
+  /** A stop asked over HTTP and refused before the door is still an audit record. */
+  private def refusedStop(ex: HttpExchange, why: String): Unit =
+    if (ex.getRequestMethod == "POST") {
+      val segments = RequestParts.segments(ex.getRequestURI.getRawPath).getOrElse(Nil)
+      val target = segments match {
+        case Seq("api", "v1", "queries", q, "stop") => Some(q)
+        case init :+ id if init.nonEmpty && server.servesStopPath(init) => Some(id)
+        case _ => None
+      }
+      target.foreach(t => plane.refusedStop(t, StopSource.Rest, Caller(caller(ex).address, authenticated = false), why))
+    }
 
   /** A body that cannot be read (cut off, a malformed chunked encoding) is the client's error, not ours. */
   private def readBody(ex: HttpExchange): Option[Array[Byte]] =
@@ -135,9 +169,9 @@ final class Router(
             .getOrElse(throw HttpError.notFound(s"no key '$key'"))
         case "PUT" =>
           val value = utf8(req.body).getOrElse(throw HttpError.badRequest("the value must be UTF-8 text"))
-          Response(200, Json.confEntry(key, store.put(key, value, ifMatch(req))))
+          Response(200, Json.confEntry(key, plane.setConf(key, value, ifMatch(req), "rest", caller(req.exchange))))
         case "DELETE" =>
-          store.delete(key, ifMatch(req)) match {
+          plane.unsetConf(key, ifMatch(req), "rest", caller(req.exchange)) match {
             case Some(e) => Response(200, Json.confEntry(key, e))
             case None => throw HttpError.notFound(s"no key '$key'")
           }
@@ -203,7 +237,7 @@ final class Router(
       )
       .getOrElse(0L)
     if (waitMs > MaxWaitMs) throw HttpError.badRequest(s"parameter 'wait' is at most ${MaxWaitMs / 60000}m")
-    plane.requestStop(idOrName, request, StopSource.Rest) match {
+    plane.requestStop(idOrName, request, StopSource.Rest, caller(req.exchange)) match {
       case StopOutcome.NotFound => throw notFound(idOrName)
       case StopOutcome.Ambiguous(matches) => throw ambiguous(idOrName, matches)
       case StopOutcome.AlreadyEnded(e) => Left(Response(200, Json.query(e.view)))
@@ -222,7 +256,7 @@ final class Router(
   /** `POST /stop/<id>` as the stopstreaming 0.x API answered it: the configured stop, then 200 with the query. */
   private def compatibleStop(req: Request, id: String): Response = {
     onlyParams(req)
-    plane.requestStop(id, StopRequest.Default, StopSource.Rest) match {
+    plane.requestStop(id, StopRequest.Default, StopSource.Rest, caller(req.exchange)) match {
       case StopOutcome.NotFound => throw notFound(id)
       case StopOutcome.Ambiguous(matches) => throw ambiguous(id, matches)
       case StopOutcome.AlreadyEnded(e) => Response(200, Json.query(e.view))
@@ -242,6 +276,7 @@ final class Router(
       h.set("Cache-Control", "no-store")
       h.set("X-Content-Type-Options", "nosniff")
       r.headers.foreach { case (k, v) => h.set(k, v) }
+      stats.answered(r.code)
       if (ex.getRequestMethod == "HEAD" || bytes.isEmpty) ex.sendResponseHeaders(r.code, -1)
       else {
         ex.sendResponseHeaders(r.code, bytes.length.toLong)

@@ -6,10 +6,12 @@ import scala.util.control.NonFatal
 
 import io.github.stopstreaming.core._
 import io.github.stopstreaming.fs.{ConfFile, MarkerWatcher}
+import io.github.stopstreaming.observe.{AuditSinks, QueryMetrics, StopStreamingMetrics}
 import io.github.stopstreaming.rest.{ControlServers, Tls}
 import io.github.stopstreaming.shutdown.ShutdownDrain
 import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.fs.Path
+import org.apache.spark.SparkContext
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.streaming.StreamingQuery
 import org.slf4j.LoggerFactory
@@ -17,13 +19,34 @@ import org.slf4j.LoggerFactory
 /** The control plane of this driver with its adapters wired to it: the HTTP servers, the stop-directory watcher and the
   * shutdown drain. This is the one place that knows both the core and the adapters; the core knows none of them.
   */
-final class StopStreamingRuntime private (val plane: ControlPlane, hadoopConf: Configuration) {
+final class StopStreamingRuntime private (
+    val plane: ControlPlane,
+    hadoopConf: Configuration,
+    sparkContext: Option[SparkContext]
+) {
   private val log = LoggerFactory.getLogger(getClass)
   private val settings = plane.settings
 
   val servers = new ControlServers(plane, settings.tls.filter(_ => settings.restEnabled).map(Tls.context))
   val markers = new MarkerWatcher(plane, hadoopConf, settings.fsPollIntervalMs, () => restUrl)
   plane.addListener(markers)
+
+  plane.audit.addSink(AuditSinks.driverLog)
+  sparkContext.foreach(sc => plane.audit.addSink(AuditSinks.listenerBus(sc)))
+  if (settings.metricsPerQuery) plane.addListener(new QueryMetrics(plane))
+
+  /** The plugin's metrics; the plugin registers them with Spark's metrics system. */
+  val metrics: StopStreamingMetrics = {
+    val h = servers.stats
+    val http = h.byClass.toSeq.sortBy(_._1).map { case (c, n) => s"http.requests.${c}xx" -> (() => n.sum) } ++ Seq(
+      "http.refused.auth" -> (() => h.refusedAuth.sum),
+      "http.refused.origin" -> (() => h.refusedOrigin.sum),
+      "http.refused.host" -> (() => h.refusedHost.sum)
+    )
+    val m = new StopStreamingMetrics(plane, http)
+    plane.addListener(m)
+    m
+  }
 
   private val shutdownDrain =
     if (settings.shutdownGraceful) Some(new ShutdownDrain(plane, settings.shutdownTimeoutMs)) else None
@@ -122,27 +145,35 @@ object StopStreamingRuntime {
   def recordSession(session: SparkSession): Unit = current.foreach(_.plane.sessions.record(session))
 
   /** Starts the control plane for the plugin; the previous one (of a stopped context) is closed. */
-  def startForPlugin(settings: ControlSettings, hadoopConf: Configuration): StopStreamingRuntime = synchronized {
+  def startForPlugin(
+      settings: ControlSettings,
+      hadoopConf: Configuration,
+      sc: Option[SparkContext] = None
+  ): StopStreamingRuntime = synchronized {
     Option(instance.getAndSet(null)).foreach(_.close())
-    val rt = create(settings, hadoopConf)
+    val rt = create(settings, hadoopConf, sc)
     instance.set(rt)
     rt
   }
 
   /** The running runtime, or one started now with `start` (under the same lock, so only one is ever started). */
-  def getOrStart(start: => (ControlSettings, Configuration)): StopStreamingRuntime = synchronized {
+  def getOrStart(start: => (ControlSettings, SparkContext)): StopStreamingRuntime = synchronized {
     current.getOrElse {
-      val (settings, hadoopConf) = start
-      val rt = create(settings, hadoopConf)
+      val (settings, sc) = start
+      val rt = create(settings, sc.hadoopConfiguration, Some(sc))
       instance.set(rt)
       rt
     }
   }
 
-  private def create(settings: ControlSettings, hadoopConf: Configuration): StopStreamingRuntime = {
+  private def create(
+      settings: ControlSettings,
+      hadoopConf: Configuration,
+      sc: Option[SparkContext]
+  ): StopStreamingRuntime = {
     // First, because it may fail (a corrupt file): then nothing else has been started.
     val store = openStore(settings, hadoopConf)
-    val rt = new StopStreamingRuntime(new ControlPlane(settings, store), hadoopConf)
+    val rt = new StopStreamingRuntime(new ControlPlane(settings, store), hadoopConf, sc)
     try rt.start()
     catch { case NonFatal(e) => rt.close(); throw e }
     rt

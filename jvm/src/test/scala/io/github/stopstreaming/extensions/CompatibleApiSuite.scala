@@ -55,7 +55,7 @@ class CompatibleApiSuite extends AnyFunSuite with Eventually with BeforeAndAfter
     try { new java.net.Socket("127.0.0.1", port).close(); false }
     catch { case _: ConnectException => true }
 
-  test("RestStopConfig defaults are the seed's") {
+  test("RestStopConfig defaults are those of the 0.x API") {
     assert(RestStopConfig() == RestStopConfig("0.0.0.0", 8558, "/stop"))
     assert(FileSystemStopConfig("/x").fsType == FsType.LocalFileSystem)
     assert(FileSystemStopConfig("/x", FsType.DBFS).resolvedStopDir == "dbfs:/x")
@@ -98,7 +98,7 @@ class CompatibleApiSuite extends AnyFunSuite with Eventually with BeforeAndAfter
     assert(e.getMessage.contains("sink broke"))
   }
 
-  test("StopConfigLoader reads the seed's HOCON block") {
+  test("StopConfigLoader reads the HOCON block of the 0.x API") {
     def file(text: String): String = {
       val f = Files.createTempFile("stop", ".conf"); Files.write(f, text.getBytes("UTF-8")); f.toString
     }
@@ -116,6 +116,18 @@ class CompatibleApiSuite extends AnyFunSuite with Eventually with BeforeAndAfter
         FileSystemStopConfig("/mnt/s", FsType.DBFS)
     )
     assert(StopConfigLoader.load() == FileSystemStopConfig("/tmp/stopstreaming-from-application-conf"))
+  }
+
+  test("StopConfigLoader.load(name) reads a class path resource first, then a file, then a Hadoop URI") {
+    assert(StopConfigLoader.load("custom-stop.conf") == RestStopConfig(port = 9311, stopPath = "/halt"))
+    val f = java.nio.file.Files.createTempFile("stop", ".conf")
+    java.nio.file.Files.write(f, "stopstreaming { backend = rest, rest.port = 9312 }".getBytes("UTF-8"))
+    assert(StopConfigLoader.load(f.toString) == RestStopConfig(port = 9312))
+    assert(StopConfigLoader.load(f.toUri.toString) == RestStopConfig(port = 9312), "a file: URI through Hadoop")
+    val kafka = java.nio.file.Files.createTempFile("stop", ".conf")
+    java.nio.file.Files.write(kafka, "stopstreaming { backend = kafka }".getBytes("UTF-8"))
+    val unknown = intercept[IllegalArgumentException](StopConfigLoader.load(kafka.toString))
+    assert(unknown.getMessage.contains("kafka"), "an unknown backend is an IllegalArgumentException, as in 0.x")
   }
 
   test("a bad HOCON file is an error that names the key") {

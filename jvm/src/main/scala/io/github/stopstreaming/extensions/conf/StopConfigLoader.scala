@@ -24,11 +24,41 @@ object StopConfigLoader {
   /** From `application.conf` (and the other standard sources) on the classpath. */
   def load(): StopConfig = fromConfig(wrap("application.conf")(ConfigFactory.load()), "application.conf")
 
-  /** From one HOCON file. */
-  def load(path: String): StopConfig = {
-    val f = new File(path)
-    if (!f.isFile) throw new StopConfigException("stopstreaming", s"no such file: $path")
-    fromConfig(wrap(path)(ConfigFactory.parseFile(f).resolve()), path)
+  /** From `name`: a resource on the class path (as 0.x read it, with `ConfigFactory.load(name)`, so a file kept in
+    * `src/main/resources` works), else a file path, else any Hadoop URI (`dbfs:/`, `s3a://`, `abfss://`, ...).
+    */
+  def load(name: String): StopConfig = {
+    val loader = Option(Thread.currentThread.getContextClassLoader).getOrElse(getClass.getClassLoader)
+    if (name != null && loader.getResource(name) != null)
+      fromConfig(wrap(name)(ConfigFactory.load(loader, name)), s"classpath:$name")
+    else if (name != null && new File(name).isFile)
+      fromConfig(wrap(name)(ConfigFactory.parseFile(new File(name)).resolve()), name)
+    else if (name != null && name.matches("^[A-Za-z][A-Za-z0-9+.-]*:.*"))
+      fromConfig(wrap(name)(ConfigFactory.parseString(readHadoop(name)).resolve()), name)
+    else
+      throw new StopConfigException(
+        "stopstreaming",
+        s"'$name' is neither a resource on the class path, nor a file, nor a Hadoop URI"
+      )
+  }
+
+  /** The text of a file on any Hadoop file system, read with the running Spark's Hadoop conf when there is one. */
+  private def readHadoop(uri: String): String = {
+    val conf = org.apache.spark.sql.SparkSession.getActiveSession
+      .map(_.sparkContext.hadoopConfiguration)
+      .getOrElse(new org.apache.hadoop.conf.Configuration())
+    try {
+      val path = new org.apache.hadoop.fs.Path(uri)
+      val in = path.getFileSystem(conf).open(path)
+      try new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)
+      finally in.close()
+    } catch {
+      case NonFatal(e) =>
+        throw new StopConfigException(
+          "stopstreaming",
+          s"cannot read $uri: ${e.getClass.getSimpleName}: ${e.getMessage}"
+        )
+    }
   }
 
   private def wrap(source: String)(body: => Config): Config =
