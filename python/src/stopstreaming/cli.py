@@ -151,7 +151,8 @@ def _event_line(e: dict[str, Any]) -> str:
     who = e.get("client") or "driver"
     what = e.get("queryName") or e.get("queryId") or e["options"].get("key", "-")
     took = f" in {e['durationMs']}ms" if e.get("durationMs") is not None else ""
-    return f"{e['seq']:>6}  {e['time']}  {e['kind']:<15} {e['source']:<8} {what}  {e['outcome']}{took}  ({who})"
+    head = f"{e['seq']:>6}  {e['time']}  {e['kind']:<15} {e['source']:<8}"
+    return f"{head} {what}  {e['outcome']}{took}  ({who})"
 
 
 def _events(args: argparse.Namespace, client: StopStreamingClient) -> int:
