@@ -47,7 +47,6 @@ if pyspark.__version__.startswith("3."):
     # A spark.jars of one's own, set after configure(), lists the plugin's jar too.
     builder = builder.config("spark.jars", f"{stopstreaming.jar_path()},{jar}")
 with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
     spark = builder.getOrCreate()
 # A working setup warns about nothing (a CANNOT_MODIFY_CONFIG warning reads like a failure).
 out_warnings = [str(w.message)[:200] for w in caught if issubclass(w.category, UserWarning)]

@@ -46,9 +46,8 @@ def main() -> None:
             w.foreachBatch(sink).trigger(processingTime="1 second").start()
     print(f"UI {spark.sparkContext.uiWebUrl}", flush=True)
     print(f"READY {stopstreaming.control_url(spark)}", flush=True)
-    while spark.streams.active:
-        spark.streams.awaitAnyTermination()
-        spark.streams.resetTerminated()
+    for q in list(spark.streams.active):
+        stopstreaming.await_external_termination(q)
     print("ALL STOPPED", flush=True)
     spark.stop()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import tempfile
 import warnings
 from typing import Any
@@ -107,6 +108,14 @@ def configure(builder: Any, **options: Any) -> Any:
         )
     entries = _settings(options)
     jar = jar_path()
+    # A Spark Connect client applies every builder option to its session as well, and the server
+    # answers a static one such as spark.jars with a warning, though the local server it started
+    # has the jar: that warning reads like a failure of a working setup, so it is not shown.
+    warnings.filterwarnings(
+        "ignore",
+        message=r"Failed to set spark\.jars to .*" + re.escape(os.path.basename(jar)),
+        category=UserWarning,
+    )
     driver_conf = _running_driver_conf()
     builder.config("spark.jars", _append(driver_conf.get("spark.jars"), jar))
     builder.config(_PLUGIN_LIST_KEY, _append(driver_conf.get(_PLUGIN_LIST_KEY), PLUGIN_CLASS))

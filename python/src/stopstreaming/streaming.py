@@ -26,9 +26,14 @@ def await_external_termination(query: Any, config: StopConfig | None = None) -> 
         raise ConfigurationError(
             f"config must be a RestStopConfig, a FileSystemStopConfig or None, not {type(config).__name__}"
         )
-    backend_for_query(query).register(query, config)
+    backend = backend_for_query(query)
+    backend.register(query, config)
     # Waits for the real end: awaitTermination() without a timeout is safe after a graceful stop.
-    query.awaitTermination()
+    try:
+        query.awaitTermination()
+    finally:
+        # An application that stops Spark right after loses no audit record of this stop.
+        backend.await_stop_recorded(query)
 
 
 def request_stop(

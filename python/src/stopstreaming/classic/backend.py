@@ -59,6 +59,11 @@ class ClassicBackend:
         elif isinstance(config, FileSystemStopConfig):
             call_jvm(lambda: f.attachFileSystem(js, jsq, config.stop_dir, config.fs_type.value))
 
+    def await_stop_recorded(self, query: Any, timeout_ms: int = 2000) -> None:
+        """After the query ended, wait until its stop is recorded (so no audit record is lost)."""
+        f, qid = self._facade, str(query.id)
+        call_jvm(lambda: f.awaitStopRecorded(qid, timeout_ms))
+
     def request_stop(self, query: Any, mode: str | None, timeout: str | None) -> dict[str, Any]:
         """Ask for a stop of ``query`` and return the query as JSON at once."""
         jsq, f, js = query._jsq, self._facade, self._jsession

@@ -76,6 +76,9 @@ class ConnectBackend:
                     f"({stop_dir or 'none is set'}), not {config.stop_dir}"
                 )
 
+    def await_stop_recorded(self, query: Any, timeout_ms: int = 2000) -> None:
+        """Nothing to wait for here: the server records the stop, and outlives this client's calls."""
+
     def request_stop(self, query: Any, mode: str | None, timeout: str | None) -> dict[str, Any]:
         """Ask for a stop of ``query`` and return the query as JSON at once."""
         return self.client().stop(str(query.id), mode=mode, timeout=timeout)

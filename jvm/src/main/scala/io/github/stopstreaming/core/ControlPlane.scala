@@ -127,6 +127,22 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
   /** Waits up to `ms` for a query's stop to finish; returns whether it did. */
   def awaitStop(t: TrackedQuery, ms: Long): Boolean = stopper.await(t, ms)
 
+  /** After a query ended: waits up to `ms` for its stop, if one was asked, to be recorded as finished, so that an
+    * application that stops its SparkContext right after the query ended loses no audit record. True when there is
+    * nothing (more) to wait for.
+    */
+  def awaitStopRecorded(id: UUID, ms: Long): Boolean = {
+    val future = registry.lookup(id.toString) match {
+      case Lookup.Running(t) if t.stop.isDefined => Some(t.stopDone)
+      case Lookup.Ended(e) if e.stop.isDefined => Some(e.stopDone)
+      case _ => None
+    }
+    future.forall { f =>
+      try { f.get(ms, java.util.concurrent.TimeUnit.MILLISECONDS); true }
+      catch { case _: java.util.concurrent.TimeoutException => false }
+    }
+  }
+
   /** How many queries are draining now (a graceful stop requested, not finished). */
   def drainingCount: Int = registry.runningQueries.count(_.stop.exists(s => !s.phase.done))
 

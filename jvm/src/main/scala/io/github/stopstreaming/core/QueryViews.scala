@@ -15,7 +15,8 @@ final case class EndedQuery(
     exception: Option[String],
     lastStatus: Option[StatusView],
     lastProgress: Option[ProgressView],
-    stopRef: AtomicReference[StopState]
+    stopRef: AtomicReference[StopState],
+    stopDone: java.util.concurrent.CompletableFuture[StopState]
 ) {
 
   /** Read at each look: a stop still finishing when the query left the registry updates it. */

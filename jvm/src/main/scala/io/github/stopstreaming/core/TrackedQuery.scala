@@ -94,7 +94,8 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) exte
       exception.orElse(exceptionText),
       status,
       lastProgress,
-      stopState
+      stopState,
+      stopDone
     )
 }
 

@@ -18,15 +18,23 @@ object StreamingQueryOps {
       * as `awaitTermination()` does.
       */
     def awaitExternalTermination(config: StopConfig): Unit = {
-      attach(runtime, query, config)
-      query.awaitTermination()
+      val rt = runtime
+      attach(rt, query, config)
+      awaitEnd(rt)
     }
 
     /** The same with the plugin's own settings (`spark.stopstreaming.*`). */
     def awaitExternalTermination(): Unit = {
-      runtime.plane.register(query)
-      query.awaitTermination()
+      val rt = runtime
+      rt.plane.register(query)
+      awaitEnd(rt)
     }
+
+    // Returns once the query ended and its stop (if any) is recorded, so a SparkContext stopped right after loses no
+    // audit record; rethrows the query's failure as awaitTermination() does.
+    private def awaitEnd(rt: StopStreamingRuntime): Unit =
+      try query.awaitTermination()
+      finally rt.plane.awaitStopRecorded(query.id, 2000)
 
     /** Asks the control plane to stop this query (mode and timeout default to the configured ones) and returns at once
       * with the stop's state; wait for the end with `awaitTermination()`.

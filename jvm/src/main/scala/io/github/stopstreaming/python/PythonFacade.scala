@@ -75,6 +75,10 @@ object PythonFacade {
     }
   }
 
+  /** Waits (at most `ms`) until the stop of an ended query is recorded as finished; see `ControlPlane`. */
+  def awaitStopRecorded(queryId: String, ms: Long): Boolean =
+    StopStreamingRuntime.plane.forall(_.awaitStopRecorded(java.util.UUID.fromString(queryId), ms))
+
   /** The dynamic value of `key`, or null. */
   def confGet(key: String): String = StopStreamingRuntime.plane.flatMap(_.dynamicConf.get(key)).map(_.value).orNull
 
