@@ -52,6 +52,7 @@ def session(plugin: bool, stop_dir: str | None = None):
         SparkSession.builder.master("local[2]")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.ui.showConsoleProgress", "false")
     )
     if plugin:
         b = stopstreaming.configure(
