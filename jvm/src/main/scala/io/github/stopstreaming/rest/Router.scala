@@ -149,12 +149,15 @@ final class Router(
       target.foreach(t => plane.refusedStop(t, StopSource.Rest, Caller(caller(ex).address, authenticated = false), why))
     }
 
-  /** A body that cannot be read (cut off, a malformed chunked encoding) is the client's error, not ours. */
+  /** A body that cannot be read (cut off, a malformed chunked encoding) is the client's error, not ours. The JDK's
+    * chunked decoder throws more than IOException on some malformed sizes (an IndexOutOfBoundsException was seen).
+    */
   private def readBody(ex: HttpExchange): Option[Array[Byte]] =
     try RequestParts.readBody(ex.getRequestBody, ControlServer.MaxBodyBytes)
     catch {
-      case e: IOException =>
-        throw HttpError(400, s"the request body could not be read (${e.getMessage})", Seq("Connection" -> "close"))
+      case NonFatal(e) =>
+        val why = Option(e.getMessage).getOrElse(e.getClass.getSimpleName)
+        throw HttpError(400, s"the request body could not be read ($why)", Seq("Connection" -> "close"))
     }
 
   private def conf(req: Request, key: String): Response = {
