@@ -17,9 +17,11 @@ from stopstreaming.errors import QueryNotFoundError, UnsupportedInSparkConnectEr
 __all__ = ["ConnectBackend"]
 
 _NO_PLUGIN = (
-    "the Spark Connect server runs no stopstreaming plugin: start it with "
-    "spark.plugins=io.github.stopstreaming.StopStreamingPlugin (and the jar on spark.jars), or build "
-    "a local one with stopstreaming.configure(SparkSession.builder.remote('local[*]'))"
+    "the Spark Connect server runs no stopstreaming plugin. For a local server, build the session "
+    "with stopstreaming.configure(SparkSession.builder.remote('local[*]')): PySpark's local launcher "
+    "replaces spark.plugins with its own plugin, so a plugin set there by hand never runs (configure() "
+    "uses spark.plugins.defaultList, which it keeps). For a remote server, start it with "
+    "spark.plugins=io.github.stopstreaming.StopStreamingPlugin and the jar on spark.jars"
 )
 
 
