@@ -114,7 +114,7 @@ def main() -> int:
     import pyspark
 
     env = {**os.environ, "SPARK_HOME": os.path.dirname(pyspark.__file__), "PYSPARK_PYTHON": sys.executable,
-           "SPARK_CONF_DIR": str(ROOT / "tests" / "spark-conf")}  # fmt: skip
+           "SPARK_CONF_DIR": str(ROOT / "tests" / "spark-conf"), "SPARK_LOCAL_IP": "127.0.0.1"}  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "tests" / "apps" / "control_app.py"), json.dumps(options), *VICTIMS],
         stdout=out, stderr=subprocess.STDOUT, env=env,

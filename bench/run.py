@@ -22,6 +22,7 @@ import stopstreaming
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # keep Spark's own traffic on loopback
 TOKEN = "bench-token"
 POLL_MS = 200
 

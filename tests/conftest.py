@@ -20,6 +20,8 @@ import stopstreaming
 
 TOKEN = "test-token-0123456789"
 
+# Every driver a test starts keeps its traffic on loopback (Spark would pick the host's own address).
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 # Every driver a test starts (in this process, spark-submit, spark-class) logs at WARN.
 os.environ.setdefault(
     "SPARK_CONF_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "spark-conf")

@@ -49,6 +49,7 @@ def test_metrics_and_audit_trail_of_a_real_driver(start_driver, tmp_path):
         "obs-http", "obs-file",
     )  # fmt: skip
     ui = next(ln.split(" ", 1)[1] for ln in d.output().splitlines() if ln.startswith("UI "))
+    ui = "http://127.0.0.1:" + ui.rsplit(":", 1)[1]  # the UI listens on every interface; stay on loopback
     auth = {"Authorization": f"Bearer {TOKEN}"}
 
     before = _scrape(ui)
