@@ -41,8 +41,10 @@ setup: $(SETUP_STAMP) $(SBT_LAUNCHER) tools
 tools:
 	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 
+# The launcher may already be cached (older than a fresh clone's files): touched, so it is not fetched again.
 $(SBT_LAUNCHER): project/build.properties
 	$(SBT) --launcher-only
+	touch $@
 
 # One stamp per PySpark version: `make setup SPARK_VERSION=3.5.8` rebuilds the virtualenv.
 $(SETUP_STAMP): requirements-dev.txt
