@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from conftest import wait_for
+from conftest import start_noop, wait_for
 
 
 def _frames(spark: Any) -> Any:
@@ -29,13 +29,7 @@ def _stack(query: Any) -> list[tuple[str, str]]:
 
 
 def test_the_query_state_and_thread_are_reachable(spark):
-    q = (
-        spark.readStream.format("rate")
-        .load()
-        .writeStream.format("noop")
-        .trigger(processingTime="1 minute")
-        .start()
-    )
+    q = start_noop(spark, trigger={"processingTime": "1 minute"})
     try:
         internals = _internals(spark)
         assert internals.thread(q._jsq).isDefined(), "queryExecutionThread is gone"
@@ -45,13 +39,7 @@ def test_the_query_state_and_thread_are_reachable(spark):
 
 
 def test_an_idle_query_waits_in_the_named_clock_wait(spark):
-    q = (
-        spark.readStream.format("rate")
-        .load()
-        .writeStream.format("noop")
-        .trigger(processingTime="1 minute")
-        .start()
-    )
+    q = start_noop(spark, trigger={"processingTime": "1 minute"})
     try:
         wait_for(lambda: q.lastProgress is not None and not q.status["isTriggerActive"], timeout=60)
         name = str(_frames(spark).IdleWaitMethod())
