@@ -1,9 +1,9 @@
 """The driver's dynamic configuration, mirrored in this Python process.
 
-A read is a dictionary lookup. The plugin tells the mirror each new version over Py4J's callback
-server (the one PySpark starts for ``foreachBatch``) before it answers the change's writer, and
-the mirror re-reads the whole configuration, in one call, at the first read after that. Where the
-callback server cannot be used, every read asks the driver.
+A read is a dictionary lookup. The plugin hands the mirror each new version with its whole snapshot
+over Py4J's callback server (the one PySpark starts for ``foreachBatch``) before it answers the
+change's writer, so no read after an acknowledged change sees the old value and no read makes a
+call. Where the callback server cannot be used, every read asks the driver.
 """
 
 from __future__ import annotations
@@ -36,9 +36,18 @@ class ConfMirror:
         self._snapshot: dict[str, Any] = {"version": 0, "entries": {}}
         self.listening = False
 
-    def changed(self, version: int) -> None:
-        """Note a new version (the plugin calls this on the callback server's thread)."""
-        self._latest = max(self._latest, int(version))
+    def changed(self, version: int, snapshot_json: str | None = None) -> None:
+        """Take a new version (the plugin calls this on the callback server's thread).
+
+        The snapshot is parsed here, off the reading thread; without one, the next read fetches it.
+        """
+        version = int(version)
+        if snapshot_json is not None:
+            data = json.loads(snapshot_json)
+            with self._lock:
+                if int(data["version"]) > self._version:
+                    self._snapshot, self._version = data, int(data["version"])
+        self._latest = max(self._latest, version)
 
     def snapshot(self) -> dict[str, Any]:
         """Return the configuration as ``GET /api/v1/conf`` shows it, re-read only when it changed."""

@@ -108,7 +108,8 @@ final class Stopper(threads: NamedThreads, onFinished: (StopTarget, StopState) =
       unwatch(t)
       // Marked first: a trigger that fires between this look and the interrupt then starts no batch to be cut.
       if (d.usesInternals && !d.marked) d.marked = t.markTerminated()
-      stopNow(t, StopPhase.Stopped, None)
+      // Only a marked query may be woken early: Spark treats an interrupt as a stop only once the state says so.
+      stopNow(t, StopPhase.Stopped, None, idle = d.marked)
     } else if (d.usesInternals && !d.marked && t.isSafeToMarkTerminated) {
       d.marked = t.markTerminated()
     } else if (!d.usesInternals && !t.triggerActive) {
@@ -127,10 +128,10 @@ final class Stopper(threads: NamedThreads, onFinished: (StopTarget, StopState) =
   }
 
   /** `StreamingQuery.stop()` on the pool; it blocks until the query thread has ended. */
-  private def stopNow(t: StopTarget, done: StopPhase, note: Option[String]): Unit =
+  private def stopNow(t: StopTarget, done: StopPhase, note: Option[String], idle: Boolean = false): Unit =
     blocking.execute { () =>
       try {
-        t.stopNow()
+        t.stopNow(idle)
         finish(t, done, note)
       } catch {
         case NonFatal(e) => finish(t, StopPhase.Failed, Some(s"StreamingQuery.stop() failed: ${e.getMessage}"))
