@@ -1,0 +1,260 @@
+"""Many drivers seen as one: the fleet of a shared stop directory.
+
+Every driver with ``fs.stopDir`` writes one marker per registered query into that directory, and
+each marker names the driver's host and control URL. A fleet lists the markers, asks each driver
+over HTTP for its queries, and sends a stop to the driver that runs the query, or writes a
+``<name or id>.stop`` file beside the markers when that driver cannot be reached over HTTP.
+
+Local paths and mounted volumes (``/dbfs/...`` on Databricks, a Kubernetes volume) are read
+directly. Object store URLs (``s3://``, ``s3a://``, ``abfss://``, ``gs://``) go through fsspec
+and its backend package: ``pip install 'stopstreaming[fleet-s3]'`` (``fleet-azure``, ``fleet-gcs``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from stopstreaming.client import StopStreamingClient
+from stopstreaming.errors import (
+    AmbiguousQueryError,
+    ConfigurationError,
+    QueryNotFoundError,
+    StopStreamingError,
+)
+
+__all__ = ["Driver", "Fleet"]
+
+_EXTRAS = {
+    "s3": "fleet-s3",
+    "s3a": "fleet-s3",
+    "abfs": "fleet-azure",
+    "abfss": "fleet-azure",
+    "gs": "fleet-gcs",
+}
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+class _LocalDir:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def names(self) -> list[str]:
+        try:
+            return os.listdir(self.path)
+        except FileNotFoundError:
+            raise ConfigurationError(f"fleet directory {self.path} does not exist") from None
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            with open(os.path.join(self.path, name), "rb") as f:
+                return f.read(64 * 1024)
+        except OSError:
+            return None  # the query ended between the listing and the read
+
+    def write(self, name: str, data: bytes) -> None:
+        tmp = os.path.join(self.path, f".{name}.{uuid.uuid4().hex}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, os.path.join(self.path, name))
+
+
+class _FsspecDir:
+    def __init__(self, url: str) -> None:
+        scheme = url.split("://", 1)[0].lower()
+        extra = _EXTRAS.get(scheme)
+        try:
+            import fsspec  # noqa: PLC0415 - optional: only object stores need it
+        except ImportError:
+            hint = f"pip install 'stopstreaming[{extra}]'" if extra else "pip install fsspec and its backend"
+            raise ConfigurationError(f"a fleet on {scheme}:// needs fsspec: {hint}") from None
+        try:
+            self.fs, self.path = fsspec.core.url_to_fs(url)
+        except (ImportError, ValueError) as e:
+            hint = f"pip install 'stopstreaming[{extra}]'" if extra else "install fsspec's backend for it"
+            raise ConfigurationError(f"cannot open {url}: {e} ({hint})") from None
+
+    def names(self) -> list[str]:
+        return [p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(self.path, detail=False)]
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            with self.fs.open(f"{self.path}/{name}", "rb") as f:
+                return bytes(f.read(64 * 1024))
+        except OSError:
+            return None
+
+    def write(self, name: str, data: bytes) -> None:
+        with self.fs.open(f"{self.path}/{name}", "wb") as f:
+            f.write(data)
+
+
+def _directory(location: str) -> _LocalDir | _FsspecDir:
+    if location.startswith("dbfs:"):
+        raise ConfigurationError(
+            f"{location}: read DBFS through its mount, e.g. --fleet /dbfs/{location[5:].lstrip('/')}"
+        )
+    if location.startswith("file:"):
+        return _LocalDir(re.sub(r"^file:(//)?", "", location))
+    if "://" in location:
+        return _FsspecDir(location)
+    return _LocalDir(location)
+
+
+@dataclass
+class Driver:
+    """One driver of the fleet: its control URL, and what it answered (or why it did not)."""
+
+    url: str | None
+    host: str | None
+    markers: list[dict[str, Any]] = field(default_factory=list)
+    queries: list[dict[str, Any]] | None = None
+    error: str | None = None
+
+    @property
+    def reachable(self) -> bool:
+        """Whether the driver answered over HTTP."""
+        return self.queries is not None
+
+
+class Fleet:
+    """The drivers whose markers are in one stop directory."""
+
+    def __init__(
+        self,
+        location: str,
+        token: str | None = None,
+        timeout: float = 10.0,
+        ca_file: str | None = None,
+    ) -> None:
+        self.location = location
+        self._dir = _directory(location)
+        self._token, self._timeout, self._ca_file = token, timeout, ca_file
+
+    def client(self, url: str) -> StopStreamingClient:
+        """Return an HTTP client for one driver, with the fleet's token and CA."""
+        return StopStreamingClient(url, self._token, timeout=self._timeout, ca_file=self._ca_file)
+
+    def markers(self) -> list[dict[str, Any]]:
+        """Return the markers in the directory: one per registered query of every driver."""
+        out = []
+        for name in sorted(self._dir.names()):
+            if not _UUID.match(name):
+                continue
+            raw = self._dir.read(name)
+            try:
+                m = json.loads(raw or b"")
+            except ValueError:
+                continue  # an empty (0.x style) or half-written marker: nothing to tell about it
+            if isinstance(m, dict) and m.get("id") == name:
+                out.append(m)
+        return out
+
+    def drivers(self) -> list[Driver]:
+        """Every driver of the fleet, asked for its queries over HTTP."""
+        by_url: dict[str, Driver] = {}
+        for m in self.markers():
+            key = m.get("controlUrl") or f"(no HTTP) {m.get('driverHost')}"
+            d = by_url.setdefault(key, Driver(m.get("controlUrl"), m.get("driverHost")))
+            d.markers.append(m)
+        for d in by_url.values():
+            if not d.url:
+                d.error = "the driver serves no HTTP API"
+                continue
+            try:
+                d.queries = self.client(d.url).queries()
+            except StopStreamingError as e:
+                d.error = str(e)
+        return list(by_url.values())
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per query: the driver's answer where it was reachable, else the marker."""
+        rows = []
+        for d in self.drivers():
+            if d.reachable:
+                # Every query the driver knows: running ones, and those that ended lately (inactive).
+                for q in d.queries or []:
+                    rows.append({"driver": d.url, "driverHost": d.host, "reachable": True, **q})
+            else:
+                for m in d.markers:
+                    rows.append(
+                        {
+                            "driver": d.url,
+                            "driverHost": d.host,
+                            "reachable": False,
+                            "error": d.error,
+                            "id": m["id"],
+                            "name": m.get("name"),
+                            "active": None,
+                        }
+                    )
+        return rows
+
+    def find(self, id_or_name: str) -> tuple[Driver, dict[str, Any]]:
+        """Return the one driver and marker of a query; refuse a name that two queries have."""
+        hits = [
+            (d, m) for d in self.drivers() for m in d.markers if id_or_name in (m.get("id"), m.get("name"))
+        ]
+        if not hits:
+            raise QueryNotFoundError(f"no query '{id_or_name}' in the fleet at {self.location}")
+        if len({m["id"] for _, m in hits}) > 1:
+            where = ", ".join(f"{m['id']} on {d.url or d.host}" for d, m in hits)
+            raise AmbiguousQueryError(
+                f"{len(hits)} queries of the fleet are named '{id_or_name}' ({where}); name one by id"
+            )
+        return hits[0]
+
+    def show(self, id_or_name: str) -> dict[str, Any]:
+        """Return one query as its driver shows it (or its marker, when the driver cannot be reached)."""
+        d, m = self.find(id_or_name)
+        if d.reachable and d.url:
+            return {
+                "driver": d.url,
+                "driverHost": d.host,
+                "reachable": True,
+                **self.client(d.url).query(m["id"]),
+            }
+        return {"driver": d.url, "driverHost": d.host, "reachable": False, "error": d.error, **m}
+
+    def stop(
+        self,
+        id_or_name: str,
+        mode: str | None = None,
+        timeout: str | None = None,
+        when: str | None = None,
+        wait: str | None = None,
+    ) -> dict[str, Any]:
+        """Stop over HTTP at the query's driver, or with a stop file when it cannot be reached."""
+        d, m = self.find(id_or_name)
+        if d.reachable and d.url:
+            q = self.client(d.url).stop(m["id"], mode=mode, timeout=timeout, when=when, wait=wait)
+            return {"driver": d.url, "driverHost": d.host, "reachable": True, "via": "http", **q}
+        options = {k: v for k, v in (("mode", mode), ("timeout", timeout), ("when", when)) if v}
+        self._dir.write(f"{m['id']}.stop", json.dumps(options).encode())
+        return {
+            "driver": d.url,
+            "driverHost": d.host,
+            "reachable": False,
+            "via": "file",
+            "file": f"{m['id']}.stop",
+            "error": d.error,
+            **m,
+        }
+
+    def cancel(self, id_or_name: str) -> dict[str, Any]:
+        """Cancel a pending stop at the query's driver (over HTTP only)."""
+        d, m = self.find(id_or_name)
+        if not (d.reachable and d.url):
+            raise StopStreamingError(
+                f"the driver of '{id_or_name}' ({d.url or d.host}) cannot be reached: {d.error}"
+            )
+        return {
+            "driver": d.url,
+            "driverHost": d.host,
+            "reachable": True,
+            **self.client(d.url).cancel(m["id"]),
+        }
