@@ -86,3 +86,16 @@ def test_a_trigger_without_data_sleeps_in_the_micro_batch_loop(spark, tmpdir_pat
         assert seen, f"never saw {sleep} called from {micro_batch} between triggers without data"
     finally:
         q.stop()
+
+
+def test_a_marked_idle_query_is_woken_through_the_interrupt_lock_and_ends_cleanly(spark):
+    # The early wake-up reaches UninterruptibleThread's lock object and its `uninterruptible` flag by
+    # reflection; if a Spark renames them, wakeFromTriggerWait returns False and idle stops get slow.
+    internals = _internals(spark)
+    q = start_noop(spark, trigger={"processingTime": "1 minute"})
+    wait_for(lambda: internals.isWaitingForNextTrigger(q._jsq), timeout=60, what="an idle query")
+    assert internals.markTerminated(q._jsq)
+    assert internals.wakeFromTriggerWait(q._jsq, 50), "UninterruptibleThread's lock is not reachable"
+    q.stop()
+    assert not q.isActive
+    assert q.exception() is None, "an interrupt after the mark must count as a stop, not a failure"

@@ -27,7 +27,7 @@ from stopstreaming.errors import (
 from stopstreaming.jar import SUPPORTED_SPARK, __version__, jar_path, spark_line
 from stopstreaming.jvm import PLUGIN_CLASS
 from stopstreaming.session import configure, control_url
-from stopstreaming.streaming import await_external_termination, request_stop
+from stopstreaming.streaming import await_external_termination, cancel_stop, request_stop
 
 __all__ = [
     "PLUGIN_CLASS",
@@ -53,6 +53,7 @@ __all__ = [
     "UnsupportedSparkVersionError",
     "__version__",
     "await_external_termination",
+    "cancel_stop",
     "configure",
     "control_url",
     "dynamic_conf",

@@ -1,4 +1,4 @@
-"""The ``stopstreaming`` command: list, show and stop queries of a driver over HTTP.
+"""The ``stopstreaming`` command: list, show, stop and cancel queries of a driver (or a fleet) over HTTP.
 
 Exit codes: 0 ok, 1 other error, 2 usage, 3 not found, 4 authentication, 5 unreachable,
 6 timed out (the query still ran when ``--wait`` ran out), 7 conflict (``--if-version`` lost),
@@ -68,6 +68,12 @@ def _global_options(p: argparse.ArgumentParser, defaults: bool) -> None:
         "--json", action="store_true", default=default(False), help="print JSON instead of a table"
     )
     p.add_argument("--http-timeout", type=float, default=default(30.0), help="seconds to wait for an answer")
+    p.add_argument(
+        "--fleet",
+        default=default(os.environ.get("STOPSTREAMING_FLEET")),
+        metavar="STOP_DIR",
+        help="act on every driver whose markers are in this stop directory (env STOPSTREAMING_FLEET)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     stop.add_argument("--mode", choices=["graceful", "immediate"])
     stop.add_argument("--timeout", help="escalate to immediate after this long, e.g. 5m")
     stop.add_argument("--wait", help="wait this long for the query to end, e.g. 2m")
+    stop.add_argument(
+        "--when",
+        help="stop once: caught-up (drained), batch:<N>, in:<duration> or an ISO-8601 instant (default now)",
+    )
+    cancel = command("cancel", help="cancel a query's pending conditional stop")
+    cancel.add_argument("query", help="query id or name")
     events = command("events", help="the audit trail: stops requested, refused and finished, conf changes")
     events.add_argument("--since", type=int, default=0, help="only records after this record number")
     events.add_argument("--follow", action="store_true", help="keep printing new records (Ctrl-C ends)")
@@ -117,12 +129,29 @@ def _row(q: dict[str, Any]) -> list[str]:
         "yes" if q.get("active") else "no",
         str(progress.get("batchId", "-")),
         status if q.get("active") else ("failed" if q.get("exception") else "ended"),
-        stop.get("state", "-") + (f" ({stop['mode']}, {stop['source']})" if stop else ""),
+        _stop_text(stop),
     ]
+
+
+def _stop_text(stop: dict[str, Any]) -> str:
+    if not stop:
+        return "-"
+    if stop.get("state") == "PENDING":
+        return f"PENDING (when {stop.get('when')}, {stop['source']})"
+    return f"{stop['state']} ({stop['mode']}, {stop['source']})"
+
+
+def _fleet_row(q: dict[str, Any]) -> list[str]:
+    where = q.get("driver") or q.get("driverHost") or "-"
+    if not q.get("reachable"):
+        return [where + " (unreachable)", q["id"], q.get("name") or "-", "?", "-", q.get("error") or "", "-"]
+    return [where, *_row(q)]
 
 
 def _table(rows: list[list[str]]) -> str:
     header = ["ID", "NAME", "ACTIVE", "BATCH", "STATUS", "STOP"]
+    if rows and len(rows[0]) == len(header) + 1:
+        header = ["DRIVER", *header]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows])
 
@@ -192,10 +221,41 @@ def _token(args: argparse.Namespace) -> str | None:
     return os.environ.get("STOPSTREAMING_TOKEN") or None
 
 
+def _fleet(args: argparse.Namespace) -> int:
+    """list, show, stop and cancel across every driver of a shared stop directory."""
+    from stopstreaming.fleet import Fleet
+
+    if args.command not in ("list", "show", "stop", "cancel"):
+        raise ConfigurationError(f"--fleet works with list, show, stop and cancel, not {args.command}")
+    fleet = Fleet(args.fleet, _token(args), timeout=args.http_timeout, ca_file=args.ca_file)
+    if args.command == "list":
+        rows = fleet.rows()
+        _print(args, {"queries": rows}, [_fleet_row(q) for q in rows])
+        return EXIT_CODES["ok"]
+    if args.command == "show":
+        q = fleet.show(args.query)
+    elif args.command == "cancel":
+        q = fleet.cancel(args.query)
+    else:
+        q = fleet.stop(args.query, mode=args.mode, timeout=args.timeout, when=args.when, wait=args.wait)
+        if q.get("via") == "file":
+            print(
+                f"stopstreaming: {q.get('driver') or q.get('driverHost')} cannot be reached over HTTP; "
+                f"wrote {args.fleet}/{q['file']}",
+                file=sys.stderr,
+            )
+    _print(args, q, [_fleet_row(q)])
+    if args.command == "stop" and args.wait and q.get("active"):
+        return EXIT_CODES["timeout"]
+    return EXIT_CODES["ok"]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
+        if args.fleet:
+            return _fleet(args)
         client = StopStreamingClient(args.url, _token(args), timeout=args.http_timeout, ca_file=args.ca_file)
         if args.command == "list":
             qs = client.queries()
@@ -207,8 +267,11 @@ def main(argv: list[str] | None = None) -> int:
             return _conf(args, client)
         elif args.command == "events":
             return _events(args, client)
+        elif args.command == "cancel":
+            q = client.cancel(args.query)
+            _print(args, q, [_row(q)])
         else:
-            q = client.stop(args.query, mode=args.mode, timeout=args.timeout, wait=args.wait)
+            q = client.stop(args.query, mode=args.mode, timeout=args.timeout, wait=args.wait, when=args.when)
             _print(args, q, [_row(q)])
             if args.wait and q.get("active"):
                 print(f"stopstreaming: {args.query} still runs after --wait {args.wait}", file=sys.stderr)

@@ -79,7 +79,9 @@ class StopStreamingClient:
         if r.status_code == 404:
             raise QueryNotFoundError(message)
         if r.status_code == 409:
-            raise AmbiguousQueryError(message)
+            if isinstance(body, dict) and "matches" in body:
+                raise AmbiguousQueryError(message)
+            raise ConflictError(message)
         if r.status_code == 412:
             raise ConflictError(message)
         raise RequestError(f"{message} (HTTP {r.status_code})", status=r.status_code)
@@ -102,18 +104,27 @@ class StopStreamingClient:
         mode: str | None = None,
         timeout: str | None = None,
         wait: str | None = None,
+        when: str | None = None,
     ) -> dict[str, Any]:
         """Request a stop of a query and return it as JSON.
 
         With ``wait`` (e.g. ``"2m"``) the answer comes once the query ended or the wait ran out;
-        ``result["active"]`` tells whether it still runs.
+        ``result["active"]`` tells whether it still runs. ``when`` makes it a conditional stop
+        (``"caught-up"``, ``"batch:<N>"``, ``"in:<duration>"`` or an ISO-8601 instant), PENDING
+        in ``result["stop"]`` until the condition holds.
         """
-        params = {k: v for k, v in (("mode", mode), ("timeout", timeout), ("wait", wait)) if v}
+        params = {
+            k: v for k, v in (("mode", mode), ("timeout", timeout), ("wait", wait), ("when", when)) if v
+        }
         # The server checks `wait` (at most 10 minutes); the answer may take that long.
         wait_s = MAX_WAIT_S if wait else 0.0
         return self._request(
             "POST", f"/api/v1/queries/{_segment(id_or_name)}/stop", wait_s=wait_s, params=params
         )
+
+    def cancel(self, id_or_name: str) -> dict[str, Any]:
+        """Cancel a query's pending conditional stop; ``ConflictError`` when there is none."""
+        return self._request("DELETE", f"/api/v1/queries/{_segment(id_or_name)}/stop")
 
     def events(self, since: int = 0) -> list[dict[str, Any]]:
         """Audit records after record number ``since``, oldest first (``GET /api/v1/events``)."""

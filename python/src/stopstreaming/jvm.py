@@ -7,6 +7,7 @@ from typing import Any, Callable, TypeVar
 from stopstreaming.errors import (
     AmbiguousQueryError,
     ConfigurationError,
+    ConflictError,
     JarVersionMismatchError,
     PluginNotLoadedError,
     QueryNotFoundError,
@@ -27,6 +28,7 @@ _JAVA_ERRORS: dict[str, type[StopStreamingError]] = {
     "io.github.stopstreaming.python.AmbiguousQueryException": AmbiguousQueryError,
     "io.github.stopstreaming.python.InvalidArgumentException": ConfigurationError,
     "io.github.stopstreaming.python.NotRunningException": StopStreamingError,
+    "io.github.stopstreaming.python.NothingPendingException": ConflictError,
     "io.github.stopstreaming.core.InvalidSettingException": ConfigurationError,
     "io.github.stopstreaming.extensions.conf.StopConfigException": ConfigurationError,
 }

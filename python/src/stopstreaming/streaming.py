@@ -11,7 +11,7 @@ from stopstreaming.backend import backend_for_query
 from stopstreaming.config import FileSystemStopConfig, RestStopConfig, StopConfig
 from stopstreaming.errors import ConfigurationError
 
-__all__ = ["await_external_termination", "request_stop"]
+__all__ = ["await_external_termination", "cancel_stop", "request_stop"]
 
 
 def await_external_termination(query: Any, config: StopConfig | None = None) -> None:
@@ -37,12 +37,27 @@ def await_external_termination(query: Any, config: StopConfig | None = None) -> 
 
 
 def request_stop(
-    query: Any, mode: str | None = None, timeout: str | None = None, token: str | None = None
+    query: Any,
+    mode: str | None = None,
+    timeout: str | None = None,
+    token: str | None = None,
+    when: str | None = None,
 ) -> dict[str, Any]:
     """Ask the control plane to stop ``query`` and return at once with the query as JSON.
 
     ``mode`` is ``"graceful"`` or ``"immediate"`` and ``timeout`` a duration such as ``"5m"``
-    (both default to the plugin's settings). Wait for the end with ``query.awaitTermination()``.
-    From Spark Connect the request goes over HTTP (``token`` or ``STOPSTREAMING_TOKEN``).
+    (both default to the plugin's settings). ``when`` makes the stop wait for a condition:
+    ``"caught-up"`` (drain, then stop), ``"batch:<N>"``, ``"in:<duration>"`` or an ISO-8601
+    instant; until then ``result["stop"]["state"]`` is ``"PENDING"``. Wait for the end with
+    ``query.awaitTermination()``. From Spark Connect the request goes over HTTP (``token`` or
+    ``STOPSTREAMING_TOKEN``).
     """
-    return backend_for_query(query, token).request_stop(query, mode, timeout)
+    return backend_for_query(query, token).request_stop(query, mode, timeout, when)
+
+
+def cancel_stop(query: Any, token: str | None = None) -> dict[str, Any]:
+    """Cancel ``query``'s pending conditional stop and return the query as JSON.
+
+    Raises ``ConflictError`` when nothing is pending (a stop already under way cannot be taken back).
+    """
+    return backend_for_query(query, token).cancel_stop(query)

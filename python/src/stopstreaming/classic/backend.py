@@ -64,10 +64,20 @@ class ClassicBackend:
         f, qid = self._facade, str(query.id)
         call_jvm(lambda: f.awaitStopRecorded(qid, timeout_ms))
 
-    def request_stop(self, query: Any, mode: str | None, timeout: str | None) -> dict[str, Any]:
+    def request_stop(
+        self, query: Any, mode: str | None, timeout: str | None, when: str | None = None
+    ) -> dict[str, Any]:
         """Ask for a stop of ``query`` and return the query as JSON at once."""
         jsq, f, js = query._jsq, self._facade, self._jsession
-        return dict(json.loads(call_jvm(lambda: f.requestStop(js, jsq, mode or "", timeout or ""))))
+        return dict(
+            json.loads(call_jvm(lambda: f.requestStop(js, jsq, mode or "", timeout or "", when or "")))
+        )
+
+    def cancel_stop(self, query: Any) -> dict[str, Any]:
+        """Cancel the pending conditional stop of ``query``; return the query as JSON."""
+        jsq, f = query._jsq, self._facade
+        data = dict(json.loads(call_jvm(lambda: f.cancelStop(jsq))))
+        return data
 
     def conf_get(self, key: str) -> str | None:
         """Return the dynamic value of ``key``, or None."""

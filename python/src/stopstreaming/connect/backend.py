@@ -81,9 +81,15 @@ class ConnectBackend:
     def await_stop_recorded(self, query: Any, timeout_ms: int = 2000) -> None:
         """Nothing to wait for here: the server records the stop, and outlives this client's calls."""
 
-    def request_stop(self, query: Any, mode: str | None, timeout: str | None) -> dict[str, Any]:
+    def request_stop(
+        self, query: Any, mode: str | None, timeout: str | None, when: str | None = None
+    ) -> dict[str, Any]:
         """Ask for a stop of ``query`` and return the query as JSON at once."""
-        return self.client().stop(str(query.id), mode=mode, timeout=timeout)
+        return self.client().stop(str(query.id), mode=mode, timeout=timeout, when=when)
+
+    def cancel_stop(self, query: Any) -> dict[str, Any]:
+        """Cancel the pending conditional stop of ``query``; return the query as JSON."""
+        return self.client().cancel(str(query.id))
 
     def conf_get(self, key: str) -> str | None:
         """Return the dynamic value of ``key``, or None."""

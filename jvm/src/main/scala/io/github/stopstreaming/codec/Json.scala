@@ -58,7 +58,7 @@ object Json {
     "active" -> q.active,
     "status" -> q.status.map(status),
     "lastProgress" -> q.lastProgress.map(progress),
-    "stop" -> q.stop.map(stop),
+    "stop" -> q.shownStop.map(s => withWhen(stop(s), q.pending.filter(_ => q.stop.isEmpty))),
     "exception" -> q.exception,
     "startedAt" -> q.startedAt.toString
   )
@@ -90,6 +90,11 @@ object Json {
     "completedAt" -> s.completedAt.map(_.toString),
     "detail" -> s.detail
   )
+
+  private def withWhen(m: JLinkedHashMap[String, Any], p: Option[PendingStop]): JLinkedHashMap[String, Any] = {
+    p.foreach(p => m.put("when", p.condition.text))
+    m
+  }
 
   def confEntry(key: String, e: ConfEntry): JLinkedHashMap[String, Any] =
     obj("key" -> key, "value" -> e.value, "version" -> e.version, "updatedAt" -> e.updatedAt.toString)

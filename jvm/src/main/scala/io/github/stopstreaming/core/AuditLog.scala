@@ -28,6 +28,7 @@ object AuditRecord {
   val StopRequested = "stop-requested"
   val StopRefused = "stop-refused"
   val StopFinished = "stop-finished"
+  val StopCancelled = "stop-cancelled"
   val ConfChanged = "conf-changed"
   val ConfRefused = "conf-refused"
 }
@@ -62,9 +63,11 @@ final class AuditLog(capacity: Int) extends ControlPlaneListener {
       caller: Caller,
       outcome: StopOutcome
   ): Unit = {
-    val options = request.timeoutMs.map(t => "timeout" -> s"${t}ms").toMap
+    val options = request.timeoutMs.map(t => "timeout" -> s"${t}ms").toMap ++
+      Some(request.when).filter(_ != StopCondition.Now).map(w => "when" -> w.text)
     val (id, name, result, mode) = outcome match {
       case StopOutcome.Accepted(t, s) => (Some(t.id.toString), t.name, s"accepted: ${s.phase}", Some(s.mode.name))
+      case StopOutcome.Pending(t, p) => (Some(t.id.toString), t.name, s"pending: ${p.condition}", Some("graceful"))
       case StopOutcome.AlreadyEnded(e) => (Some(e.id.toString), e.name, "already ended", request.mode.map(_.name))
       case StopOutcome.NotFound => (None, Some(target), "refused: no such query", request.mode.map(_.name))
       case StopOutcome.Ambiguous(m) => (None, Some(target), s"refused: ${m.size} queries have this name", None)
@@ -124,6 +127,24 @@ final class AuditLog(capacity: Int) extends ControlPlaneListener {
         authenticated = false,
         s.phase.name,
         s.completedAt.map(c => c.toEpochMilli - s.requestedAt.toEpochMilli)
+      )
+    )
+
+  override def stopCancelled(t: TrackedQuery, was: PendingStop, source: StopSource, caller: Caller): Unit =
+    record(n =>
+      AuditRecord(
+        n,
+        Instant.now(),
+        AuditRecord.StopCancelled,
+        Some(t.id.toString),
+        t.name,
+        source.name,
+        Some("graceful"),
+        Map("when" -> was.condition.text),
+        caller.address,
+        caller.authenticated,
+        "cancelled",
+        None
       )
     )
 

@@ -34,6 +34,9 @@ trait ControlPlaneListener {
   /** A change of the dynamic configuration came through the door, made or refused. */
   def confChanged(change: ConfChange, caller: Caller): Unit = ()
 
+  /** A pending conditional stop was cancelled (`was` is what it waited for). */
+  def stopCancelled(t: TrackedQuery, was: PendingStop, source: StopSource, caller: Caller): Unit = ()
+
   /** A stop finished: STOPPED, ESCALATED or FAILED. */
   def stopFinished(t: StopTarget, state: StopState): Unit = ()
 }
@@ -50,6 +53,7 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
   val sessions = new SessionRegistry
   val registry = new QueryRegistry(settings.retainTerminated, e => tell(_.queryEnded(e)))
   val stopper = new Stopper(threads, (t, s) => tell(_.stopFinished(t, s)))
+  val conditions = new StopConditions(threads, (t, p) => conditionMet(t, p))
 
   /** Every stop request, outcome and configuration change, the latest 1,000 kept. */
   val audit = new AuditLog(ControlPlane.AuditCapacity)
@@ -80,7 +84,9 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
     registry.markEnded(id, runId, exception.map(TrackedQuery.shorten))
 
   /** The one door of every stop. Mode and timeout default to the configured ones; repeated or concurrent requests for
-    * one query make one stop (an immediate request overrides a graceful stop that is still draining).
+    * one query make one stop (an immediate request overrides a graceful stop that is still draining). A request with a
+    * condition (`when`) leaves the query running with a PENDING stop that replaces any earlier pending one; a request
+    * without one clears it.
     */
   def requestStop(
       idOrName: String,
@@ -90,9 +96,17 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
   ): StopOutcome = {
     val outcome = registry.lookup(idOrName) match {
       case Lookup.Running(t) =>
-        val mode = request.mode.getOrElse(settings.stopMode)
         val timeout = request.timeoutMs.getOrElse(settings.stopTimeoutMs)
-        StopOutcome.Accepted(t, stopper.request(t, mode, timeout, source))
+        if (request.when == StopCondition.Now || t.stop.isDefined) {
+          t.pending.set(null)
+          val mode = request.mode.getOrElse(settings.stopMode)
+          StopOutcome.Accepted(t, stopper.request(t, mode, timeout, source))
+        } else {
+          val p = PendingStop(request.when, timeout, source, caller, java.time.Instant.now())
+          t.pending.set(p)
+          conditions.watch(t)
+          StopOutcome.Pending(t, p)
+        }
       case Lookup.Ended(e) => StopOutcome.AlreadyEnded(e)
       case Lookup.NotFound => StopOutcome.NotFound
       case Lookup.Ambiguous(matches) => StopOutcome.Ambiguous(matches)
@@ -100,6 +114,33 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
     tell(_.stopRequested(idOrName, request, source, caller, outcome))
     outcome
   }
+
+  /** A pending stop's condition held: it becomes a graceful stop through the door, on behalf of its first caller. */
+  private def conditionMet(t: StopTarget, p: PendingStop): Unit = {
+    val req = StopRequest(Some(StopMode.Graceful), Some(p.timeoutMs))
+    requestStop(t.id.toString, req, p.source, p.caller) match {
+      case StopOutcome.Accepted(q, _) =>
+        var s = q.stopState.get
+        val note = Some(s"condition ${p.condition} met")
+        while (s != null && s.detail.isEmpty && !q.stopState.compareAndSet(s, s.copy(detail = note))) s = q.stopState.get
+      case _ => ()
+    }
+  }
+
+  /** Cancels a pending conditional stop; a stop already under way cannot be taken back. */
+  def cancelStop(idOrName: String, source: StopSource, caller: Caller = Caller.Internal): CancelOutcome =
+    registry.lookup(idOrName) match {
+      case Lookup.Running(t) =>
+        val p = t.pending.getAndSet(null)
+        if (p == null) CancelOutcome.NothingPending(t)
+        else {
+          tell(_.stopCancelled(t, p, source, caller))
+          CancelOutcome.Cancelled(t, p)
+        }
+      case Lookup.Ended(e) => CancelOutcome.AlreadyEnded(e)
+      case Lookup.NotFound => CancelOutcome.NotFound
+      case Lookup.Ambiguous(matches) => CancelOutcome.Ambiguous(matches)
+    }
 
   /** Records a stop request that an adapter refused before the door (no token, a foreign origin). */
   def refusedStop(target: String, source: StopSource, caller: Caller, why: String): Unit =
@@ -147,6 +188,7 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
   def drainingCount: Int = registry.runningQueries.count(_.stop.exists(s => !s.phase.done))
 
   def close(): Unit = {
+    conditions.close()
     stopper.close()
     log.info("stopstreaming control plane stopped")
   }

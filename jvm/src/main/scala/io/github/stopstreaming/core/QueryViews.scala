@@ -60,5 +60,10 @@ final case class QueryView(
     lastProgress: Option[ProgressView],
     stop: Option[StopState],
     exception: Option[String],
-    startedAt: Instant
-)
+    startedAt: Instant,
+    pending: Option[PendingStop] = None
+) {
+
+  /** The stop to show: the one under way or done, else a pending one. */
+  def shownStop: Option[StopState] = stop.orElse(pending.map(_.asState))
+}

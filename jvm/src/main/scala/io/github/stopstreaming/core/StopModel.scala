@@ -39,6 +39,9 @@ sealed abstract class StopPhase(val name: String, val done: Boolean) {
 }
 
 object StopPhase {
+
+  /** A conditional stop waiting for its condition; shown in views only, never the state of a stop under way. */
+  case object Pending extends StopPhase("PENDING", done = false)
   case object Requested extends StopPhase("REQUESTED", done = false)
 
   /** The query was told to start no new batch; the batch in flight is finishing. */
@@ -67,16 +70,65 @@ final case class StopState(
   }
 }
 
+/** When a stop is carried out. Anything but [[StopCondition.Now]] makes the stop PENDING: a graceful stop requested once
+  * the condition holds, judged from what Spark reports of the query (its progress and status).
+  */
+sealed abstract class StopCondition(val text: String) { override def toString: String = text }
+
+object StopCondition {
+  case object Now extends StopCondition("now")
+
+  /** Drain, then stop: at the first batch boundary after which the sources report no more data. */
+  case object CaughtUp extends StopCondition("caught-up")
+
+  /** Once batch `n` has committed (at once if it already has). */
+  final case class AfterBatch(n: Long) extends StopCondition(s"batch:$n")
+
+  /** At a point in time (`in:<duration>` is turned into one when the request arrives). */
+  final case class At(instant: Instant) extends StopCondition(instant.toString)
+
+  /** Parses `now`, `caught-up`, `batch:<N>`, `in:<duration>` or an ISO-8601 instant; Left says what was wrong. */
+  def parse(text: String, now: Instant = Instant.now()): Either[String, StopCondition] = {
+    val v = text.trim
+    val usage = "now, caught-up, batch:<N>, in:<duration> or an ISO-8601 instant such as 2026-01-31T22:00:00Z"
+    v.toLowerCase match {
+      case "" | "now" => Right(Now)
+      case "caught-up" => Right(CaughtUp)
+      case b if b.startsWith("batch:") =>
+        val n = b.stripPrefix("batch:")
+        if (n.nonEmpty && n.length <= 18 && n.forall(_.isDigit)) Right(AfterBatch(n.toLong))
+        else Left(s"when '$v': the batch must be a number (batch:<N>)")
+      case d if d.startsWith("in:") =>
+        Durations
+          .parse(v.substring(3))
+          .map(ms => At(now.plusMillis(ms)))
+          .toRight(s"when '$v': the delay must be a duration such as 30s or 10m (in:<duration>)")
+      case _ =>
+        try Right(At(java.time.OffsetDateTime.parse(v).toInstant))
+        catch { case _: java.time.format.DateTimeParseException => Left(s"when '$v' is not one of $usage") }
+    }
+  }
+}
+
 /** What a caller asks of a stop; an empty field means the configured default. Every source (HTTP parameters, a stop
   * file's JSON, the Python and Scala calls) is parsed into this by [[StopRequest.parse]], one rule set for all.
   */
-final case class StopRequest(mode: Option[StopMode] = None, timeoutMs: Option[Long] = None)
+final case class StopRequest(
+    mode: Option[StopMode] = None,
+    timeoutMs: Option[Long] = None,
+    when: StopCondition = StopCondition.Now
+)
 
 object StopRequest {
   val Default: StopRequest = StopRequest()
 
-  /** Parses the textual options of a stop (`mode`, `timeout`); Left names the bad option. */
-  def parse(mode: Option[String], timeout: Option[String]): Either[String, StopRequest] =
+  /** Parses the textual options of a stop (`mode`, `timeout`, `when`); Left names the bad option. */
+  def parse(
+      mode: Option[String],
+      timeout: Option[String],
+      when: Option[String] = None,
+      now: Instant = Instant.now()
+  ): Either[String, StopRequest] =
     for {
       m <- mode.filter(_.nonEmpty) match {
         case None => Right(None)
@@ -87,7 +139,26 @@ object StopRequest {
         case Some(v) =>
           Durations.parse(v).map(Some(_)).toRight(s"timeout '$v' is not a duration such as 500ms, 30s or 5m")
       }
-    } yield StopRequest(m, t)
+      w <- when.fold[Either[String, StopCondition]](Right(StopCondition.Now))(StopCondition.parse(_, now))
+      _ <-
+        if (w != StopCondition.Now && m.contains(StopMode.Immediate))
+          Left(s"when '${w.text}' makes a graceful stop; an immediate stop has no condition (leave out when or mode)")
+        else Right(())
+    } yield StopRequest(m, t, w)
+}
+
+/** A conditional stop waiting for its condition: replaced by a later request, cancelled by DELETE. */
+final case class PendingStop(
+    condition: StopCondition,
+    timeoutMs: Long,
+    source: StopSource,
+    caller: Caller,
+    since: Instant
+) {
+
+  /** How views show it: a stop in phase PENDING, requested at `since`. */
+  def asState: StopState =
+    StopState(StopPhase.Pending, StopMode.Graceful, source, timeoutMs, since, None, Some(s"waiting for $condition"))
 }
 
 /** What became of a stop request at the one door, [[ControlPlane.requestStop]]. */
@@ -95,6 +166,9 @@ sealed trait StopOutcome
 
 object StopOutcome {
   final case class Accepted(query: TrackedQuery, state: StopState) extends StopOutcome
+
+  /** A conditional stop now waits for its condition (it replaced any earlier pending one). */
+  final case class Pending(query: TrackedQuery, pending: PendingStop) extends StopOutcome
   final case class AlreadyEnded(query: EndedQuery) extends StopOutcome
   case object NotFound extends StopOutcome
 
@@ -111,4 +185,17 @@ object Caller {
 
   /** A call from inside the driver (the Scala or Python API, the shutdown hook, a stop file). */
   val Internal: Caller = Caller(None, authenticated = false)
+}
+
+/** What became of a request to cancel a pending stop. */
+sealed trait CancelOutcome
+
+object CancelOutcome {
+  final case class Cancelled(query: TrackedQuery, was: PendingStop) extends CancelOutcome
+
+  /** There was nothing to cancel: no pending stop, or a stop already under way (which cannot be taken back). */
+  final case class NothingPending(query: TrackedQuery) extends CancelOutcome
+  final case class AlreadyEnded(query: EndedQuery) extends CancelOutcome
+  case object NotFound extends CancelOutcome
+  final case class Ambiguous(matches: Seq[QueryView]) extends CancelOutcome
 }

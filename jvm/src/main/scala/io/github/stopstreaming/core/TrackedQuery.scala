@@ -24,6 +24,7 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) exte
   val thread: Option[Thread] = StreamInternals.thread(query)
 
   val stopState = new AtomicReference[StopState](null)
+  val pending = new AtomicReference[PendingStop](null)
   val stopDone = new CompletableFuture[StopState]()
 
   // What to undo when this run ends (a shared port to release, say); run once.
@@ -59,7 +60,11 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) exte
   def isSafeToMarkTerminated: Boolean = StreamInternals.isSafeToMarkTerminated(query)
   def markTerminated(): Boolean = StreamInternals.markTerminated(query)
   def triggerActive: Boolean = StreamInternals.triggerActive(query)
-  def stopNow(): Unit = query.stop()
+  def batchInSinkStage: Option[Long] = StreamInternals.batchInSinkStage(query)
+  def stopNow(idle: Boolean): Unit = {
+    if (idle) StreamInternals.wakeFromTriggerWait(query, waitMs = 50)
+    query.stop()
+  }
 
   def stop: Option[StopState] = Option(stopState.get)
 
@@ -81,7 +86,7 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) exte
     catch { case NonFatal(_) => None }
 
   def view: QueryView =
-    QueryView(id, runId, name, session, isRunning, status, lastProgress, stop, exception, startedAt)
+    QueryView(id, runId, name, session, isRunning, status, lastProgress, stop, exception, startedAt, Option(pending.get))
 
   def ended(exceptionText: Option[String]): EndedQuery =
     EndedQuery(

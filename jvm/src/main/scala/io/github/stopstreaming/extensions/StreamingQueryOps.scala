@@ -1,6 +1,6 @@
 package io.github.stopstreaming.extensions
 
-import io.github.stopstreaming.core.{StopMode, StopOutcome, StopRequest, StopSource, StopState}
+import io.github.stopstreaming.core.{CancelOutcome, StopCondition, StopMode, StopOutcome, StopRequest, StopSource, StopState}
 import io.github.stopstreaming.extensions.conf.{FileSystemStopConfig, RestStopConfig, StopConfig}
 import io.github.stopstreaming.plugin.SessionAttach
 import io.github.stopstreaming.runtime.StopStreamingRuntime
@@ -37,16 +37,28 @@ object StreamingQueryOps {
       finally rt.plane.awaitStopRecorded(query.id, 2000)
 
     /** Asks the control plane to stop this query (mode and timeout default to the configured ones) and returns at once
-      * with the stop's state; wait for the end with `awaitTermination()`.
+      * with the stop's state; wait for the end with `awaitTermination()`. With a condition (`when`, see
+      * [[StopCondition.parse]]) the stop is PENDING until the condition holds.
       */
-    def requestStop(mode: Option[StopMode] = None, timeoutMs: Option[Long] = None): StopState = {
+    def requestStop(
+        mode: Option[StopMode] = None,
+        timeoutMs: Option[Long] = None,
+        when: StopCondition = StopCondition.Now
+    ): StopState = {
       val rt = runtime
       rt.plane.register(query)
-      rt.plane.requestStop(query.id.toString, StopRequest(mode, timeoutMs), StopSource.Api) match {
+      rt.plane.requestStop(query.id.toString, StopRequest(mode, timeoutMs, when), StopSource.Api) match {
         case StopOutcome.Accepted(_, state) => state
+        case StopOutcome.Pending(_, p) => p.asState
         case StopOutcome.AlreadyEnded(e) => e.stop.orNull
         case other => throw new IllegalStateException(s"query ${query.id}: $other")
       }
+    }
+
+    /** Cancels this query's pending conditional stop; returns whether there was one. */
+    def cancelStop(): Boolean = {
+      val rt = runtime
+      rt.plane.cancelStop(query.id.toString, StopSource.Api).isInstanceOf[CancelOutcome.Cancelled]
     }
 
     private def runtime: StopStreamingRuntime = SessionAttach.runtimeFor(query.sparkSession)

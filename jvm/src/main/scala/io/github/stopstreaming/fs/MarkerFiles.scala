@@ -9,7 +9,7 @@ import io.github.stopstreaming.core.{StopRequest, TrackedQuery}
 object MarkerFiles {
   val StopSuffix = ".stop"
   val MaxStopFileBytes: Int = 64 * 1024
-  private val StopFileFields = Set("mode", "timeout")
+  private val StopFileFields = Set("mode", "timeout", "when")
 
   /** The marker of a running query: enough for an operator to know what runs and where to ask. */
   def markerJson(t: TrackedQuery, driverHost: String, controlUrl: Option[String]): Array[Byte] =
@@ -32,8 +32,8 @@ object MarkerFiles {
     else
       Json.readFlatObject(text).left.map(_ + ", such as {\"mode\":\"immediate\"}").flatMap { fields =>
         val unknown = fields.keys.toSeq.sorted.filterNot(StopFileFields)
-        if (unknown.nonEmpty) Left(s"unknown field(s): ${unknown.mkString(", ")}; known: mode, timeout")
-        else StopRequest.parse(fields.get("mode"), fields.get("timeout"))
+        if (unknown.nonEmpty) Left(s"unknown field(s): ${unknown.mkString(", ")}; known: mode, timeout, when")
+        else StopRequest.parse(fields.get("mode"), fields.get("timeout"), fields.get("when"))
       }
   }
 }

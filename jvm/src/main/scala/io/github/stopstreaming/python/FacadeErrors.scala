@@ -16,3 +16,6 @@ final class InvalidArgumentException(message: String) extends FacadeException(me
 
 /** The control plane does not run in this driver. */
 final class NotRunningException(message: String) extends FacadeException(message)
+
+/** A cancel found no pending stop (none asked, or a stop already under way). */
+final class NothingPendingException(message: String) extends FacadeException(message)

@@ -61,9 +61,13 @@ object PythonFacade {
   /** Requests a stop of a registered query (mode and timeout may be empty for the defaults) and returns at once with
     * the query's JSON.
     */
-  def requestStop(spark: SparkSession, query: StreamingQuery, mode: String, timeout: String): String = {
+  def requestStop(spark: SparkSession, query: StreamingQuery, mode: String, timeout: String): String =
+    requestStop(spark, query, mode, timeout, null)
+
+  /** As above, with a condition (`when`: caught-up, batch:N, in:<duration>, an ISO-8601 instant; null for now). */
+  def requestStop(spark: SparkSession, query: StreamingQuery, mode: String, timeout: String, when: String): String = {
     val request = StopRequest
-      .parse(Option(mode), Option(timeout))
+      .parse(Option(mode), Option(timeout), Option(when))
       .fold(m => throw new InvalidArgumentException(m), identity)
     val rt = SessionAttach.runtimeFor(spark)
     rt.plane.register(query)
@@ -72,6 +76,21 @@ object PythonFacade {
       case StopOutcome.NotFound => throw notFound(id)
       case StopOutcome.Ambiguous(m) => throw ambiguous(id, m)
       case _ => queryJson(id)
+    }
+  }
+
+  /** Cancels the pending conditional stop of a registered query; returns the query's JSON. */
+  def cancelStop(query: StreamingQuery): String = {
+    val id = query.id.toString
+    plane.cancelStop(id, StopSource.Api) match {
+      case CancelOutcome.NotFound => throw notFound(id)
+      case CancelOutcome.Ambiguous(m) => throw ambiguous(id, m)
+      case CancelOutcome.Cancelled(_, _) => queryJson(id)
+      case CancelOutcome.NothingPending(t) =>
+        throw new NothingPendingException(
+          t.stop.fold(s"query $id has no pending stop to cancel")(s => s"the stop of query $id is already ${s.phase}")
+        )
+      case CancelOutcome.AlreadyEnded(_) => throw new NothingPendingException(s"query $id has already ended")
     }
   }
 
@@ -88,14 +107,14 @@ object PythonFacade {
   /** The whole dynamic configuration as JSON, as `GET /api/v1/conf` shows it. */
   def confJson(): String = Json.string(Json.conf(plane.dynamicConf.snapshot))
 
-  /** Tells `listener` (a Python object) every new version of the dynamic configuration, before the writer of the change
-    * is answered (waiting at most a second for Python). A listener that fails is dropped.
+  /** Hands `listener` (a Python object) every new version of the dynamic configuration with its snapshot, before the
+    * writer of the change is answered (waiting at most a second for Python). A listener that fails is dropped.
     */
   def addConfListener(listener: ConfChangeListener): Unit = {
     val store = plane.dynamicConf
     val calls = java.util.concurrent.Executors.newSingleThreadExecutor(plane.threads.factory("py-conf"))
     lazy val forward: ConfSnapshot => Unit = s => {
-      val call = calls.submit(new Runnable { def run(): Unit = listener.changed(s.version) })
+      val call = calls.submit(new Runnable { def run(): Unit = listener.changed(s.version, Json.string(Json.conf(s))) })
       try call.get(1, java.util.concurrent.TimeUnit.SECONDS)
       catch {
         case _: java.util.concurrent.TimeoutException => ()

@@ -110,8 +110,11 @@ final class Router(
         onlyParams(req)
         Left(Response(200, json.bytes(find(idOrName))))
       case Seq("api", "v1", "queries", idOrName, "stop") =>
-        requireMethod(method, "POST")
-        stop(req, idOrName)
+        method match {
+          case "POST" => stop(req, idOrName)
+          case "DELETE" => Left(cancel(req, idOrName))
+          case _ => throw HttpError.methodNotAllowed("POST", "DELETE")
+        }
       case Seq("api", "v1", "conf") =>
         requireMethod(method, "GET")
         onlyParams(req)
@@ -139,7 +142,7 @@ final class Router(
 
   /** A stop asked over HTTP and refused before the door is still an audit record. */
   private def refusedStop(ex: HttpExchange, why: String): Unit =
-    if (ex.getRequestMethod == "POST") {
+    if (ex.getRequestMethod == "POST" || ex.getRequestMethod == "DELETE") {
       val segments = RequestParts.segments(ex.getRequestURI.getRawPath).getOrElse(Nil)
       val target = segments match {
         case Seq("api", "v1", "queries", q, "stop") => Some(q)
@@ -226,10 +229,10 @@ final class Router(
   }
 
   private def stop(req: Request, idOrName: String): Either[Response, CompletableFuture[Response]] = {
-    onlyParams(req, "mode", "timeout", "wait")
+    onlyParams(req, "mode", "timeout", "wait", "when")
     val request =
       StopRequest
-        .parse(req.params.get("mode"), req.params.get("timeout"))
+        .parse(req.params.get("mode"), req.params.get("timeout"), req.params.get("when"))
         .fold(m => throw HttpError.badRequest(m), identity)
     val waitMs = req.params
       .get("wait")
@@ -244,6 +247,7 @@ final class Router(
       case StopOutcome.NotFound => throw notFound(idOrName)
       case StopOutcome.Ambiguous(matches) => throw ambiguous(idOrName, matches)
       case StopOutcome.AlreadyEnded(e) => Left(Response(200, Json.query(e.view)))
+      case StopOutcome.Pending(t, _) => Left(Response(202, Json.query(t.view)))
       case StopOutcome.Accepted(t, _) =>
         def answer(): Response = {
           val ended = t.stopDone.isDone && !t.isRunning
@@ -256,6 +260,23 @@ final class Router(
     }
   }
 
+  /** `DELETE /api/v1/queries/{idOrName}/stop`: cancels a pending conditional stop; 409 when there is none. */
+  private def cancel(req: Request, idOrName: String): Response = {
+    onlyParams(req)
+    plane.cancelStop(idOrName, StopSource.Rest, caller(req.exchange)) match {
+      case CancelOutcome.Cancelled(t, _) => Response(200, Json.query(t.view))
+      case CancelOutcome.NothingPending(t) =>
+        val why = t.stop match {
+          case Some(s) => s"the stop of '$idOrName' is already ${s.phase} and cannot be cancelled"
+          case None => s"'$idOrName' has no pending stop to cancel"
+        }
+        throw HttpError(409, why)
+      case CancelOutcome.AlreadyEnded(_) => throw HttpError(409, s"'$idOrName' has already ended")
+      case CancelOutcome.NotFound => throw notFound(idOrName)
+      case CancelOutcome.Ambiguous(matches) => throw ambiguous(idOrName, matches)
+    }
+  }
+
   /** `POST /stop/<id>` as the stopstreaming 0.x API answered it: the configured stop, then 200 with the query. */
   private def compatibleStop(req: Request, id: String): Response = {
     onlyParams(req)
@@ -264,6 +285,7 @@ final class Router(
       case StopOutcome.Ambiguous(matches) => throw ambiguous(id, matches)
       case StopOutcome.AlreadyEnded(e) => Response(200, Json.query(e.view))
       case StopOutcome.Accepted(t, _) => Response(200, Json.query(t.view))
+      case StopOutcome.Pending(t, _) => Response(202, Json.query(t.view))
     }
   }
 

@@ -22,6 +22,12 @@ class ScriptedQuery(
   val stopState = new AtomicReference[StopState](null)
   val stopDone = new CompletableFuture[StopState]()
 
+  val pending = new AtomicReference[PendingStop](null)
+  @volatile var lastProgress: Option[ProgressView] = None
+  @volatile var dataAvailable = true
+  def status: Option[StatusView] = Some(StatusView("scripted", dataAvailable, trigger))
+  @volatile var batchInSinkStage: Option[Long] = None
+
   @volatile var running = true
   @volatile var waitingForTrigger = false
   @volatile var safeToMark = false
@@ -30,6 +36,8 @@ class ScriptedQuery(
   val stops = new AtomicInteger()
   // What the engine had done when it interrupted the query: was it marked first?
   @volatile var markedBeforeStop: Option[Boolean] = None
+  // Whether the engine asked for the early wake-up of a query asleep between triggers.
+  @volatile var stoppedAsIdle: Option[Boolean] = None
 
   def isRunning: Boolean = running
   def isContinuous: Boolean = continuous
@@ -38,8 +46,9 @@ class ScriptedQuery(
   def isSafeToMarkTerminated: Boolean = safeToMark
   def markTerminated(): Boolean = { marks.incrementAndGet(); internals }
   def triggerActive: Boolean = trigger
-  def stopNow(): Unit = {
+  def stopNow(idle: Boolean): Unit = {
     markedBeforeStop = Some(marks.get > 0)
+    stoppedAsIdle = Some(idle)
     stops.incrementAndGet()
     if (stopTakesMs > 0) Thread.sleep(stopTakesMs)
     running = false
@@ -87,6 +96,16 @@ class StopperSuite extends AnyFunSuite with Eventually with BeforeAndAfterEach {
     stopper.request(q, StopMode.Graceful, 0, StopSource.Rest)
     assert(ended(q).phase == StopPhase.Stopped)
     assert(q.markedBeforeStop.contains(true))
+    assert(q.stoppedAsIdle.contains(true), "a marked idle query is woken before stop()")
+  }
+
+  test("a query that could not be marked is never woken early: Spark would take the interrupt for a failure") {
+    val q = new ScriptedQuery(internals = false)
+    q.trigger = false
+    q.waitingForTrigger = true
+    stopper.request(q, StopMode.Graceful, 0, StopSource.Rest)
+    assert(ended(q).phase == StopPhase.Stopped)
+    assert(q.stoppedAsIdle.contains(false))
   }
 
   test("an immediate request overrides a graceful stop that is still draining") {

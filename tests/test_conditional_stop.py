@@ -1,0 +1,169 @@
+"""Conditional stops on real Spark: drain then stop, after batch N, at a time; cancel; pending."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import stopstreaming
+from conftest import BatchRecorder, run_cli, start_noop, start_recorded, wait_for
+from stopstreaming import ConflictError
+
+FIGURES = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "target", "drain-figures.json"
+)
+
+
+class RowSink:
+    """A foreachBatch sink that records (batch id, rows) and takes a moment per batch."""
+
+    def __init__(self, seconds: float = 0.3) -> None:
+        self.seconds = seconds
+        self.batches: list[tuple[int, int]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, df: Any, batch_id: int) -> None:
+        rows = df.count()
+        time.sleep(self.seconds)
+        with self.lock:
+            self.batches.append((batch_id, rows))
+
+
+def _file_query(spark: Any, src: str, ckpt: str, sink: RowSink, name: str) -> Any:
+    return (
+        spark.readStream.format("text")
+        .option("maxFilesPerTrigger", 1)
+        .load(src)
+        .writeStream.foreachBatch(sink)
+        .option("checkpointLocation", ckpt)
+        .queryName(name)
+        .start()
+    )
+
+
+def test_caught_up_drains_every_file_then_stops_and_a_restart_repeats_nothing(spark, api, tmp_path):
+    src, ckpt = str(tmp_path / "in"), str(tmp_path / "ckpt")
+    os.makedirs(src)
+    files, rows_per_file = 6, 25
+    for i in range(files):
+        with open(os.path.join(src, f"part-{i:02d}.txt"), "w") as f:
+            f.write("".join(f"file {i} row {r}\n" for r in range(rows_per_file)))
+    sink = RowSink()
+    q = _file_query(spark, src, ckpt, sink, "drain-files")
+    t0 = time.monotonic()
+    # Sent before the first batch: the Python call registers the query and returns at once.
+    answer = stopstreaming.request_stop(q, when="caught-up")
+    assert answer["stop"]["state"] == "PENDING" and answer["stop"]["when"] == "caught-up"
+    assert not sink.batches, "the request came before the first batch"
+    q.awaitTermination(180)
+    took = time.monotonic() - t0
+    assert not q.isActive and q.exception() is None
+    ids = [b for b, _ in sink.batches]
+    assert ids == list(range(files)), f"one batch per file, in order, none twice: {sink.batches}"
+    assert sum(r for _, r in sink.batches) == files * rows_per_file
+    stop = api.query(str(q.id))["stop"]
+    assert stop["state"] == "STOPPED" and "caught-up" in (stop["detail"] or "")
+
+    again = RowSink()
+    q2 = _file_query(spark, src, ckpt, again, "drain-files")
+    q2.processAllAvailable()
+    q2.stop()
+    assert again.batches == [], f"a restart after the drain ran batches again: {again.batches}"
+    os.makedirs(os.path.dirname(FIGURES), exist_ok=True)
+    with open(FIGURES, "w") as f:
+        json.dump(
+            {"files": files, "batches": len(ids), "rows": files * rows_per_file, "seconds": round(took, 2)}, f
+        )
+
+
+def test_batch_n_ends_right_after_batch_n(spark, api, tmp_path):
+    rec = BatchRecorder(seconds=0.5)
+    q = start_recorded(spark, rec, str(tmp_path / "ckpt"), name="until-batch-3")
+    r = api.post(f"/api/v1/queries/{q.id}/stop", params={"when": "batch:3"})
+    assert r.status_code == 202, r.text
+    assert r.json()["stop"]["state"] == "PENDING" and r.json()["stop"]["when"] == "batch:3"
+    q.awaitTermination(120)
+    assert not q.isActive and q.exception() is None
+    assert rec.ids("end")[-1] == 3, rec.events
+    assert max(rec.ids("begin")) == 3, f"no batch after 3 may start: {rec.events}"
+
+
+def test_a_scheduled_stop_fires_within_a_second_of_its_time(spark, api):
+    q = start_noop(spark, "scheduled", trigger={"processingTime": "200 milliseconds"})
+    wait_for(lambda: q.lastProgress is not None, timeout=60)
+    at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=3)
+    r = api.post(f"/api/v1/queries/{q.id}/stop", params={"when": at.isoformat()})
+    assert r.status_code == 202, r.text
+    assert q.isActive
+    q.awaitTermination(60)
+    late = (datetime.datetime.now(datetime.timezone.utc) - at).total_seconds()
+    assert -0.05 <= late < 1.0, f"the scheduled stop came {late:.2f}s after its time"
+
+
+def test_cancel_leaves_the_query_running_and_a_second_cancel_is_a_conflict(spark, api):
+    q = start_noop(spark, "cancelled")
+    wait_for(lambda: q.lastProgress is not None, timeout=60)
+    out = run_cli(api, "stop", "cancelled", "--when", "in:2s")
+    assert out.returncode == 0, out.stderr
+    assert "PENDING (when" in out.stdout
+    out = run_cli(api, "cancel", "cancelled")
+    assert out.returncode == 0, out.stderr
+    assert api.query("cancelled")["stop"] is None
+    time.sleep(3)
+    assert q.isActive, "a cancelled scheduled stop must not fire"
+    r = api.request("DELETE", "/api/v1/queries/cancelled/stop")
+    assert r.status_code == 409 and "no pending stop" in r.json()["error"]
+    assert run_cli(api, "cancel", "cancelled").returncode == 7
+    with pytest.raises(ConflictError):
+        stopstreaming.cancel_stop(q)
+    events = [e for e in api.get("/api/v1/events").json()["events"] if e.get("queryName") == "cancelled"]
+    assert [e["kind"] for e in events][-2:] == ["stop-requested", "stop-cancelled"]
+
+
+def test_a_source_that_never_runs_dry_stays_pending_until_a_later_request_replaces_it(spark, api):
+    # The rate source adds rows every second: with a 2-second trigger every trigger finds data.
+    q = start_noop(spark, "never-dry", trigger={"processingTime": "2 seconds"})
+    wait_for(lambda: q.lastProgress is not None, timeout=60)
+    assert api.post("/api/v1/queries/never-dry/stop", params={"when": "caught-up"}).status_code == 202
+    time.sleep(5)
+    stop = api.query("never-dry")["stop"]
+    assert q.isActive and stop["state"] == "PENDING" and stop["when"] == "caught-up"
+    listed = [x for x in api.get("/api/v1/queries").json()["queries"] if x["name"] == "never-dry"]
+    assert listed[0]["stop"]["state"] == "PENDING"
+    # A later conditional request replaces it; a plain stop wins over any pending one.
+    api.post("/api/v1/queries/never-dry/stop", params={"when": "batch:100000"})
+    assert api.query("never-dry")["stop"]["when"] == "batch:100000"
+    r = api.post("/api/v1/queries/never-dry/stop", params={"wait": "60s"})
+    assert r.status_code == 200 and r.json()["stop"]["state"] == "STOPPED"
+    assert not q.isActive
+
+
+def test_bad_conditions_are_refused_and_change_nothing(spark, api):
+    q = start_noop(spark, "bad-when")
+    wait_for(lambda: q.lastProgress is not None, timeout=60)
+    for when, words in [
+        ("batch:x", "batch:<N>"),
+        ("in:soon", "duration"),
+        ("yesterday-ish", "ISO-8601"),
+    ]:
+        r = api.post("/api/v1/queries/bad-when/stop", params={"when": when})
+        assert r.status_code == 400 and words in r.json()["error"], r.text
+    r = api.post("/api/v1/queries/bad-when/stop", params={"when": "caught-up", "mode": "immediate"})
+    assert r.status_code == 400 and "graceful" in r.json()["error"]
+    assert q.isActive and api.query("bad-when")["stop"] is None
+
+
+def test_a_stop_file_takes_the_same_conditions(spark, api, stop_dir):
+    q = start_noop(spark, "file-when")
+    wait_for(lambda: q.lastProgress is not None, timeout=60)
+    with open(os.path.join(stop_dir, "file-when.stop"), "w") as f:
+        f.write('{"when":"in:1h"}')
+    wait_for(lambda: (api.query("file-when")["stop"] or {}).get("state") == "PENDING", timeout=30)
+    assert api.query("file-when")["stop"]["source"] == "file"
+    assert q.isActive
