@@ -36,10 +36,12 @@ help:
 
 setup: $(SETUP_STAMP) $(SBT_LAUNCHER) tools
 
-# Debian packages the tests and benchmarks use: wrk (HTTP load for make bench). Installed only
-# where missing; needs root, as CI and the developers' machines have.
+# Debian packages the tests and benchmarks use: wrk (HTTP load for make bench) and chromium (the
+# control page's browser tests, driven by Playwright). Installed only where missing; needs root, as
+# CI and the developers' machines have.
+TOOLS_MISSING = $(strip $(if $(shell command -v wrk),,wrk) $(if $(shell command -v chromium),,chromium))
 tools:
-	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	@if [ -n "$(TOOLS_MISSING)" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TOOLS_MISSING); fi
 
 # The launcher may already be cached (older than a fresh clone's files): touched, so it is not fetched again.
 $(SBT_LAUNCHER): project/build.properties

@@ -1,7 +1,9 @@
 // One build for the driver plugin (jvm/) and its example application (examples/scala/). The
 // Spark line is chosen by a system property (./sbt -Dspark.version=3.5.8 ...): Spark 4.x builds
 // with Scala 2.13, Spark 3.x with Scala 2.12. Every Spark internal the plugin relies on is found
-// by reflection at run time (core/StreamInternals.scala), so no line needs sources of its own.
+// by reflection at run time (core/StreamInternals.scala). The one exception is the Spark UI tab,
+// whose servlet types are javax on Spark 3 and jakarta on Spark 4: its thin classes live in
+// jvm/src/main/scala-spark3 and scala-spark4.
 
 import scala.sys.process._
 
@@ -48,6 +50,7 @@ lazy val root = (project in file("."))
 lazy val jvm = (project in file("jvm"))
   .settings(
     name := s"stopstreaming-spark$sparkMajor",
+    Compile / unmanagedSourceDirectories += (Compile / sourceDirectory).value / s"scala-spark$sparkMajor",
     scalacOptions ++= Seq("-deprecation", "-feature", "-unchecked", "-release", "17"),
     javacOptions ++= Seq("--release", "17"),
     libraryDependencies ++= Seq(

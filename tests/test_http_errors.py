@@ -93,7 +93,8 @@ def test_404_unknown_query(api, victim):
 
 def test_404_unknown_path(api, victim):
     _error(api.get("/api/v2/queries"), 404)
-    _error(api.get("/"), 404)
+    _error(api.get("/ui/nothing.js"), 404)
+    _error(api.get("/index.html"), 404)
 
 
 def test_405_wrong_method_names_the_allowed_one(api, victim):

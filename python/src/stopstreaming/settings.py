@@ -37,6 +37,7 @@ OPTIONS: dict[str, tuple[str, tuple[type, ...]]] = {
     "shutdown_graceful": ("shutdown.graceful", _BOOL),
     "shutdown_timeout": ("shutdown.timeout", _DURATION),
     "metrics_per_query": ("metrics.perQuery", _BOOL),
+    "ui_tab": ("ui.tab", _BOOL),
     "conf_file": ("conf.file", _STR),
     "conf_max_bytes": ("conf.maxBytes", _INT),
 }

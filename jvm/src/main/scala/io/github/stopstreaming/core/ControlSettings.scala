@@ -30,7 +30,8 @@ final case class ControlSettings(
     allowedOrigins: Seq[String] = Nil,
     tls: Option[TlsSettings] = None,
     confMaxBytes: Long = DynamicConfStore.DefaultMaxBytes,
-    metricsPerQuery: Boolean = false
+    metricsPerQuery: Boolean = false,
+    uiTab: Boolean = true
 ) {
 
   /** `https` when a key store is configured. */
@@ -77,7 +78,8 @@ object ControlSettings {
       allowedOrigins = AllowedOrigins.get(conf),
       tls = tls(conf, env),
       confMaxBytes = ConfMaxBytes.get(conf).toLong,
-      metricsPerQuery = MetricsPerQuery.get(conf)
+      metricsPerQuery = MetricsPerQuery.get(conf),
+      uiTab = UiTab.get(conf)
     )
   }
 

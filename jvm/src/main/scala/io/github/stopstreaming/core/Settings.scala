@@ -234,6 +234,14 @@ object Settings {
     "a metrics source per running query (`stopstreaming.query.<name>`: rates, batch duration, latest batch id)",
     bool
   )
+  val UiTab: Setting[Boolean] = Setting(
+    "ui.tab",
+    SettingKind.Bool,
+    Some(true),
+    "`true`",
+    "a Streaming Control tab in the Spark UI (when the UI is on; its stop buttons follow `spark.ui.killEnabled` and Spark's ACLs)",
+    bool
+  )
   val ConfMaxBytes: Setting[Int] = Setting(
     "conf.maxBytes",
     SettingKind.Integer,
@@ -265,6 +273,7 @@ object Settings {
     ShutdownGraceful,
     ShutdownTimeout,
     MetricsPerQuery,
+    UiTab,
     ConfFile,
     ConfMaxBytes
   )

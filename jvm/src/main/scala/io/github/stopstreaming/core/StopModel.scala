@@ -31,6 +31,11 @@ object StopSource {
   case object File extends StopSource("file")
   case object Shutdown extends StopSource("shutdown")
   case object Api extends StopSource("api")
+
+  /** The Streaming Control tab of the Spark UI. */
+  case object SparkUi extends StopSource("spark-ui")
+
+  val all: Seq[StopSource] = Seq(Rest, File, Shutdown, Api, SparkUi)
 }
 
 /** The life of one stop request. */

@@ -12,7 +12,7 @@ import io.github.stopstreaming.core._
   */
 final class StopStreamingMetrics(plane: ControlPlane, httpGauges: Seq[(String, () => Long)])
     extends ControlPlaneListener {
-  private val sources: Seq[StopSource] = Seq(StopSource.Rest, StopSource.File, StopSource.Shutdown, StopSource.Api)
+  private val sources: Seq[StopSource] = StopSource.all
   private val modes: Seq[StopMode] = Seq(StopMode.Graceful, StopMode.Immediate)
   private val requested: Map[(StopSource, StopMode), LongAdder] =
     (for (s <- sources; m <- modes) yield (s, m) -> new LongAdder).toMap

@@ -38,6 +38,8 @@ class StopStreamingDriverPlugin extends DriverPlugin {
     runtime = Some(rt)
     // Published for clients that see only the conf, such as a Spark Connect client.
     rt.restUrl.foreach(url => ctx.conf().set(StopStreamingDriverPlugin.UrlKey, url))
+    // The Spark UI tab is an extra: it never fails the control plane (see ControlTab).
+    if (settings.uiTab) org.apache.spark.stopstreaming.ui.ControlTab.attach(sc, rt.plane, rt.restUrl)
     Collections.emptyMap()
   }
 

@@ -68,6 +68,12 @@ final class Router(
 
     val segments = RequestParts.segments(ex.getRequestURI.getRawPath).fold(m => throw HttpError.badRequest(m), identity)
 
+    // The control page and its two files hold no data and no secret: served without the token, like health.
+    ControlPage.file(segments).foreach { f =>
+      if (method != "GET" && method != "HEAD") throw HttpError.methodNotAllowed("GET")
+      return Left(Response(200, f.bytes, ControlPage.Headers, f.contentType))
+    }
+
     if (segments == Seq("api", "v1", "health")) {
       requireMethod(method, "GET")
       return Left(Response(200, Json.obj("status" -> "UP", "version" -> BuildInfo.version)))
