@@ -165,15 +165,17 @@ def http_figures(spark, url: str, stop_dir: str, out: dict) -> None:
     out["http_error_count"] = health["non_2xx"] + listing["non_2xx"] + one["non_2xx"]
     out["plugin_threads_after_load"] = int(count())
 
-    stage("graceful stop of an idle query over HTTP, n=30")
+    stage("graceful stop of an idle query over HTTP, n=100 (after one first stop, reported apart)")
     idle = []
-    for i in range(30):
+    for i in range(101):
         q = idle_query(spark, f"stop-idle-{i}", "1 minute")
         t0 = time.perf_counter()
         requests.post(f"{url}/api/v1/queries/{q.id}/stop", headers=h, timeout=30)
         q.awaitTermination()
         idle.append((time.perf_counter() - t0) * 1000)
-    out["rest_stop_idle_ms"] = dist(idle, 50, 90, 99)
+    # The driver's first stop loads the stop path's classes; it is a one-time cost, not a stop's.
+    out["rest_stop_idle_first_ms"] = round(idle[0], 2)
+    out["rest_stop_idle_ms"] = dist(idle[1:], 50, 90, 99)
 
     stage("scale: 500 registered idle queries")
     while len(queries) < 500:

@@ -168,4 +168,29 @@ class PluginLifecycleSuite extends AnyFunSuite with Eventually with BeforeAndAft
     val ms = (System.nanoTime() - t0) / 1e6
     assert(ms < 5000, s"took $ms ms")
   }
+
+  test("the Scala twin: query.requestStop(when = ...) returns at once, PENDING; cancelStop takes it back") {
+    import io.github.stopstreaming.core.StopCondition
+    import io.github.stopstreaming.extensions.StreamingQueryOps._
+    val spark = session(plugin = true)
+    BatchLog.events.clear()
+    val q = rate(spark).writeStream
+      .foreachBatch { (df: DataFrame, id: Long) =>
+        BatchLog.events.add(s"begin:$id")
+        df.count()
+        Thread.sleep(300)
+        BatchLog.events.add(s"end:$id")
+        ()
+      }
+      .start()
+    val later = q.requestStop(when = StopCondition.parse("in:1h").toOption.get)
+    assert(later.phase == StopPhase.Pending)
+    assert(q.cancelStop())
+    assert(!q.cancelStop(), "nothing is pending any more")
+    val pending = q.requestStop(when = StopCondition.AfterBatch(2))
+    assert(pending.phase == StopPhase.Pending && q.isActive)
+    q.awaitTermination()
+    assert(q.exception.isEmpty)
+    assert(BatchLog.ids("end").max == 2 && BatchLog.ids("begin").max == 2, BatchLog.events.asScala.mkString(" "))
+  }
 }
