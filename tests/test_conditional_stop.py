@@ -127,8 +127,12 @@ def test_cancel_leaves_the_query_running_and_a_second_cancel_is_a_conflict(spark
 
 
 def test_a_source_that_never_runs_dry_stays_pending_until_a_later_request_replaces_it(spark, api):
-    # The rate source adds rows every second: with a 2-second trigger every trigger finds data.
-    q = start_noop(spark, "never-dry", trigger={"processingTime": "2 seconds"})
+    # "rate-micro-batch" adds rows at every trigger, however late it runs (the plain "rate" source
+    # counts whole seconds, so a trigger that falls behind can find nothing new and be caught up).
+    q = (
+        spark.readStream.format("rate-micro-batch").option("rowsPerBatch", 5).load()
+        .writeStream.format("noop").queryName("never-dry").trigger(processingTime="300 milliseconds").start()
+    )  # fmt: skip
     wait_for(lambda: q.lastProgress is not None, timeout=60)
     assert api.post("/api/v1/queries/never-dry/stop", params={"when": "caught-up"}).status_code == 202
     time.sleep(5)

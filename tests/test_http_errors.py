@@ -103,7 +103,7 @@ def test_405_wrong_method_names_the_allowed_one(api, victim):
     assert r.headers["Allow"] == "GET"
     r = api.get(f"/api/v1/queries/{victim.id}/stop")
     _error(r, 405)
-    assert r.headers["Allow"] == "POST"
+    assert r.headers["Allow"] == "POST, DELETE"
     r = api.request("PUT", f"/stop/{victim.id}")
     _error(r, 405)
     assert r.headers["Allow"] == "POST"
