@@ -60,6 +60,8 @@ Try this from another terminal:
   curl -s {url}/api/v1/queries
   curl -s -X POST '{url}/api/v1/queries/demo-orders/stop?wait=30s'    # graceful: the batch finishes
   curl -s -X POST {url}/stop/{q2.id}    # the seed's path
+  stopstreaming --url {url} stop demo-clicks --when in:30s    # a scheduled stop, PENDING until then
+Or open {url}/ in a browser: the control page, with stop buttons.
 The demo exits once both queries have stopped (Ctrl-C stops them gracefully too).
 """,
         flush=True,
