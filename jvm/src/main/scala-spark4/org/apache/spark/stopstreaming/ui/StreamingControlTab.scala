@@ -15,10 +15,10 @@ private[spark] final class StreamingControlTab(content: ControlTabContent)
       // Jetty answers the handler's path without the slash with a redirect, which a POST would not survive.
       val action = UIUtils.prependBaseUri(request, s"/${StreamingControlTab.Prefix}/stop/")
       val message = Option(request.getParameter("message")).map(_.take(300))
-      UIUtils.headerSparkPage(
+      ControlTab.page(
         request,
         "Streaming Control",
-        content.content(request.getRemoteUser, action, message),
+        () => content.content(request.getRemoteUser, action, message),
         StreamingControlTab.this
       )
     }

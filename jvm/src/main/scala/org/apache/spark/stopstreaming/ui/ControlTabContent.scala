@@ -127,6 +127,38 @@ private[spark] final class ControlTabContent(val plane: ControlPlane, val contro
   */
 object ControlTab {
   private val log = org.slf4j.LoggerFactory.getLogger(getClass)
+  @volatile private var chromeFailed = false
+
+  /** The tab's page inside Spark's own page chrome (`UIUtils.headerSparkPage`). Its parameter list grows between
+    * releases (Spark 4.2 added one), so it is called by reflection, every parameter after the tab taking Spark's own
+    * default. Where that fails the content is served bare, with one log line: the tab never answers 500.
+    */
+  private[ui] def page(request: AnyRef, title: String, content: () => Seq[Node], tab: AnyRef): Seq[Node] =
+    try {
+      val utils = Class.forName("org.apache.spark.ui.UIUtils", true, tab.getClass.getClassLoader)
+      val m = utils.getMethods
+        .find(m => m.getName == "headerSparkPage" && m.getParameterCount >= 4 &&
+          java.lang.reflect.Modifier.isStatic(m.getModifiers) && m.getParameterTypes()(0).isInstance(request))
+        .getOrElse(throw new NoSuchMethodException("UIUtils.headerSparkPage"))
+      val args: Seq[AnyRef] = m.getParameterTypes.toSeq.zipWithIndex.map {
+        case (_, 0) => request
+        case (_, 1) => title
+        case (_, 2) => content
+        case (_, 3) => tab
+        case (t, i) =>
+          scala.util
+            .Try(utils.getMethod(s"headerSparkPage$$default$$${i + 1}").invoke(null))
+            .getOrElse(if (t == classOf[Boolean]) java.lang.Boolean.FALSE else None)
+      }
+      m.invoke(null, args: _*).asInstanceOf[Seq[Node]]
+    } catch {
+      case e: Throwable if !e.isInstanceOf[VirtualMachineError] =>
+        if (!chromeFailed) {
+          chromeFailed = true
+          log.warn(s"stopstreaming: the Spark UI tab is shown without Spark's page frame on this Spark ($e)")
+        }
+        <html><head><title>{title}</title></head><body><h3>{title}</h3>{content()}</body></html>
+    }
 
   /** Serves `servlet` at `path` of the Spark UI. Spark's jar shades Jetty, while its Scala signatures name the unshaded
     * classes, so the handler's type cannot be named at compile time: both calls are made by reflection.
