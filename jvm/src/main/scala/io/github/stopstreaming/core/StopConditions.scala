@@ -38,7 +38,7 @@ final class StopConditions(threads: NamedThreads, fire: (StopTarget, PendingStop
       if (p == null || t.stopState.get != null || !t.isRunning) {
         t.pending.compareAndSet(p, null)
         waiting.remove(t)
-      } else if (StopConditions.met(p.condition, StopConditions.look(t))) {
+      } else if (StopConditions.met(p.condition, StopConditions.look(t, p.condition))) {
         // Only the request that is still pending fires; a newer one (or a cancel) has replaced it otherwise.
         if (t.pending.compareAndSet(p, null)) {
           waiting.remove(t)
@@ -67,13 +67,20 @@ object StopConditions {
       batchInSinkStage: Option[Long]
   )
 
-  def look(t: StopTarget): Look = {
-    val sink = t.batchInSinkStage
-    // One status object: read apart, "no trigger" and "no data" could come from two different moments.
-    val status = t.status
-    val active = status.forall(_.isTriggerActive)
-    val data = status.forall(_.isDataAvailable)
-    Look(Instant.now(), t.lastProgress.map(p => (p.batchId, p.numInputRows)), active, data, sink)
+  /** Reads only what `c` needs: a scheduled stop reads the clock alone, and the query thread's stack (a safepoint
+    * for that thread) is taken only for `batch:N`, and only once batch N may be in flight (N-1 reported).
+    */
+  def look(t: StopTarget, c: StopCondition): Look = c match {
+    case _: StopCondition.At | StopCondition.Now => Look(Instant.now(), None, triggerActive = true, dataAvailable = true, None)
+    case _ =>
+      val last = t.lastProgress.map(p => (p.batchId, p.numInputRows))
+      val sink = c match {
+        case StopCondition.AfterBatch(n) if last.forall(_._1 >= n - 1) => t.batchInSinkStage
+        case _ => None
+      }
+      // One status object: read apart, "no trigger" and "no data" could come from two different moments.
+      val status = t.status
+      Look(Instant.now(), last, status.forall(_.isTriggerActive), status.forall(_.isDataAvailable), sink)
   }
 
   /** Whether the condition holds now.

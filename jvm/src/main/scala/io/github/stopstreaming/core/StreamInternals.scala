@@ -144,7 +144,9 @@ object StreamInternals {
         case Some(lock) =>
           lock.synchronized(t.interrupt())
           val deadline = System.nanoTime() + waitMs * 1000000L
-          while (t.isAlive && !inUninterruptible(lock) && System.nanoTime() < deadline) Thread.sleep(0, 200000)
+          val flag = declaredField(lock.getClass, "uninterruptible") // looked up once, read in the loop
+          def inCleanUp = flag.exists(f => lock.synchronized(f.getBoolean(lock)))
+          while (t.isAlive && !inCleanUp && System.nanoTime() < deadline) Thread.sleep(0, 200000)
           true
         case None => false
       }
@@ -162,9 +164,6 @@ object StreamInternals {
 
   private def interruptLock(t: Thread): Option[AnyRef] =
     declaredField(t.getClass, "uninterruptibleLock").flatMap(f => Option(f.get(t)))
-
-  private def inUninterruptible(lock: AnyRef): Boolean =
-    declaredField(lock.getClass, "uninterruptible").exists(f => lock.synchronized(f.getBoolean(lock)))
 
   private def isSinkStage(stack: Array[StackTraceElement]): Boolean =
     stack.exists(_.getClassName.startsWith(Frames.SqlExecutionClass)) &&
