@@ -176,6 +176,8 @@ def test_the_spark_ui_tab_lists_queries_and_stops_one_when_kill_is_enabled(start
     page.goto(ui + "/stopstreaming/")
     assert page.locator("a", has_text="Streaming Control").count() >= 1, "the tab is in Spark's tab bar"
     _shot(page, "spark-ui-tab.png")
+    # With a token configured, the tab's buttons need it: typed into the tab's token field.
+    page.fill("#stopstreaming-token", TOKEN)
     page.locator("#stopstreaming-queries tr", has_text="ui-orders").get_by_role(
         "button", name="Stop gracefully"
     ).click()
@@ -184,7 +186,7 @@ def test_the_spark_ui_tab_lists_queries_and_stops_one_when_kill_is_enabled(start
     assert _stop_state(d.url, "ui-payments") is None
     auth = {"Authorization": f"Bearer {TOKEN}"}
     events = requests.get(d.url + "/api/v1/events", headers=auth, timeout=10)
-    assert any(e["source"] == "spark-ui" for e in events.json()["events"])
+    assert any(e["source"] == "spark-ui" and e["authenticated"] for e in events.json()["events"])
     # A form posted from another site is refused: no CSRF through Spark's UI.
     form = {"id": "ui-payments", "mode": "graceful"}
     evil = {"Origin": "https://evil.example"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from typing import Any
@@ -51,9 +52,9 @@ def _global_options(p: argparse.ArgumentParser, defaults: bool) -> None:
         default=default(os.environ.get("STOPSTREAMING_URL", "http://127.0.0.1:8558")),
         help="control server URL (env STOPSTREAMING_URL; default http://127.0.0.1:8558)",
     )
-    p.add_argument(
-        "--token", default=default(None), help="bearer token (prefer --token-file or STOPSTREAMING_TOKEN)"
-    )
+    # Refused with a message rather than unknown: a token on the command line is readable by every
+    # user of the machine (ps, /proc, shell history).
+    p.add_argument("--token", default=default(None), help=argparse.SUPPRESS)
     p.add_argument(
         "--token-file",
         default=default(os.environ.get("STOPSTREAMING_TOKEN_FILE")),
@@ -144,11 +145,28 @@ def _stop_text(stop: dict[str, Any]) -> str:
 def _fleet_row(q: dict[str, Any]) -> list[str]:
     where = q.get("driver") or q.get("driverHost") or "-"
     if not q.get("reachable"):
-        return [where + " (unreachable)", q["id"], q.get("name") or "-", "?", "-", q.get("error") or "", "-"]
+        why = " (unverified)" if q.get("verified") is False else " (unreachable)"
+        return [where + why, q["id"], q.get("name") or "-", "?", "-", q.get("error") or "", "-"]
     return [where, *_row(q)]
 
 
+# Control characters, line separators and bidirectional overrides: what could forge a line or move
+# the cursor when a name or a value that came from a driver (or a stranger's marker) is printed.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def _safe(text: Any) -> str:
+    r"""``text`` fit for a terminal: every unsafe character shown as an escape such as ``\n``."""
+    s = str(text)
+    return (
+        _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), s)
+        if _UNSAFE.search(s)
+        else s
+    )
+
+
 def _table(rows: list[list[str]]) -> str:
+    rows = [[_safe(c) for c in r] for r in rows]
     header = ["ID", "NAME", "ACTIVE", "BATCH", "STATUS", "STOP"]
     if rows and len(rows[0]) == len(header) + 1:
         header = ["DRIVER", *header]
@@ -163,7 +181,7 @@ def _print(args: argparse.Namespace, data: Any, rows: list[list[str]]) -> None:
 def _conf(args: argparse.Namespace, client: StopStreamingClient) -> int:
     if args.conf_command == "list":
         data = client.conf_list()
-        rows = [[k, str(v["version"]), v["value"]] for k, v in sorted(data["entries"].items())]
+        rows = [[_safe(k), str(v["version"]), _safe(v["value"])] for k, v in sorted(data["entries"].items())]
         print(json.dumps(data, indent=2) if args.json else _conf_table(rows, data["version"]))
         return EXIT_CODES["ok"]
     if args.conf_command == "get":
@@ -172,7 +190,9 @@ def _conf(args: argparse.Namespace, client: StopStreamingClient) -> int:
         entry = client.conf_set(args.key, args.value, if_version=args.if_version)
     else:
         entry = client.conf_unset(args.key, if_version=args.if_version)
-    print(json.dumps(entry, indent=2) if args.json else entry["value"])
+    # A value piped into a script is printed as it is; on a terminal it is escaped like every other text.
+    value = _safe(entry["value"]) if sys.stdout.isatty() else entry["value"]
+    print(json.dumps(entry, indent=2) if args.json else value)
     return EXIT_CODES["ok"]
 
 
@@ -181,7 +201,7 @@ def _event_line(e: dict[str, Any]) -> str:
     what = e.get("queryName") or e.get("queryId") or e["options"].get("key", "-")
     took = f" in {e['durationMs']}ms" if e.get("durationMs") is not None else ""
     head = f"{e['seq']:>6}  {e['time']}  {e['kind']:<15} {e['source']:<8}"
-    return f"{head} {what}  {e['outcome']}{took}  ({who})"
+    return _safe(f"{head} {what}  {e['outcome']}{took}  ({who})")
 
 
 def _events(args: argparse.Namespace, client: StopStreamingClient) -> int:
@@ -206,9 +226,12 @@ def _conf_table(rows: list[list[str]], version: int) -> str:
 
 
 def _token(args: argparse.Namespace) -> str | None:
-    """--token, else --token-file (or STOPSTREAMING_TOKEN_FILE), else STOPSTREAMING_TOKEN."""
+    """--token-file (or STOPSTREAMING_TOKEN_FILE), else STOPSTREAMING_TOKEN; never the command line."""
     if args.token:
-        return str(args.token)
+        raise ConfigurationError(
+            "--token is refused: a token on the command line is visible to every user of this machine "
+            "(ps, shell history); put it in STOPSTREAMING_TOKEN or a file named by --token-file"
+        )
     if args.token_file:
         try:
             with open(args.token_file, encoding="utf-8") as f:

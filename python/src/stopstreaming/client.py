@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import warnings
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -17,10 +20,24 @@ from stopstreaming.errors import (
     ServerUnreachableError,
 )
 
-__all__ = ["MAX_WAIT_S", "StopStreamingClient"]
+__all__ = ["MAX_WAIT_S", "InsecureTokenWarning", "StopStreamingClient"]
 
 # The longest `wait=` the server accepts.
 MAX_WAIT_S = 600.0
+
+
+class InsecureTokenWarning(UserWarning):
+    """A token is about to travel over plain HTTP to another host."""
+
+
+def _is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class StopStreamingClient:
@@ -37,6 +54,13 @@ class StopStreamingClient:
             raise ConfigurationError(f"url must start with http:// or https://, not {url!r}")
         self.url = url.rstrip("/")
         self.token = token or None
+        if self.token and self.url.startswith("http://") and not _is_loopback(self.url):
+            warnings.warn(
+                f"the token is sent in clear text to {self.url}: anyone on the network path can read it "
+                "(serve the control API over https: spark.stopstreaming.ssl.keyStore)",
+                InsecureTokenWarning,
+                stacklevel=2,
+            )
         self.timeout = float(timeout)
         self._http = requests.Session()
         ca = ca_file or os.environ.get("STOPSTREAMING_CA_FILE")

@@ -12,6 +12,8 @@ and its backend package: ``pip install 'stopstreaming[fleet-s3]'`` (``fleet-azur
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -27,7 +29,7 @@ from stopstreaming.errors import (
     StopStreamingError,
 )
 
-__all__ = ["Driver", "Fleet"]
+__all__ = ["Driver", "Fleet", "marker_proof"]
 
 _EXTRAS = {
     "s3": "fleet-s3",
@@ -105,15 +107,50 @@ def _directory(location: str) -> _LocalDir | _FsspecDir:
     return _LocalDir(location)
 
 
+_PROOF_VERSION = "stopstreaming-marker-v1"
+
+
+def marker_proof(token: str, marker: dict[str, Any]) -> str:
+    """Compute the proof a driver holding ``token`` writes into its marker.
+
+    It is the HMAC-SHA256 of the fields a fleet acts on, one per line after a version tag.
+    """
+    fields = [
+        _PROOF_VERSION,
+        str(marker.get("id") or ""),
+        str(marker.get("runId") or ""),
+        str(marker.get("driverHost") or ""),
+        str(marker.get("controlUrl") or ""),
+    ]
+    return hmac.new(token.encode(), "\n".join(fields).encode(), hashlib.sha256).hexdigest()
+
+
+def _why_unverified(token: str | None, marker: dict[str, Any]) -> str | None:
+    """None when the fleet may send its token to this marker's driver; otherwise why not."""
+    if token is None:
+        return None  # no token: nothing secret is sent to anyone
+    proof = marker.get("proof")
+    if not isinstance(proof, str) or not proof:
+        return "its marker carries no proof of the token (a driver without a token, or not a driver's marker)"
+    if not hmac.compare_digest(proof, marker_proof(token, marker)):
+        return "its marker's proof does not match the fleet's token (another token, or a forged marker)"
+    return None
+
+
 @dataclass
 class Driver:
-    """One driver of the fleet: its control URL, and what it answered (or why it did not)."""
+    """One driver of the fleet: its control URL, and what it answered (or why it did not).
+
+    ``verified`` is False for markers that do not prove the fleet's token: such a driver is listed,
+    never contacted (the token is sent only to drivers that proved they hold it).
+    """
 
     url: str | None
     host: str | None
     markers: list[dict[str, Any]] = field(default_factory=list)
     queries: list[dict[str, Any]] | None = None
     error: str | None = None
+    verified: bool = True
 
     @property
     def reachable(self) -> bool:
@@ -158,10 +195,17 @@ class Fleet:
         """Every driver of the fleet, asked for its queries over HTTP."""
         by_url: dict[str, Driver] = {}
         for m in self.markers():
+            why = _why_unverified(self._token, m)
             key = m.get("controlUrl") or f"(no HTTP) {m.get('driverHost')}"
+            if why:
+                key = f"(unverified) {key}"
             d = by_url.setdefault(key, Driver(m.get("controlUrl"), m.get("driverHost")))
+            if why:
+                d.verified, d.error = False, f"not contacted: {why}"
             d.markers.append(m)
         for d in by_url.values():
+            if not d.verified:
+                continue
             if not d.url:
                 d.error = "the driver serves no HTTP API"
                 continue
@@ -186,6 +230,7 @@ class Fleet:
                             "driver": d.url,
                             "driverHost": d.host,
                             "reachable": False,
+                            "verified": d.verified,
                             "error": d.error,
                             "id": m["id"],
                             "name": m.get("name"),
@@ -199,6 +244,9 @@ class Fleet:
         hits = [
             (d, m) for d in self.drivers() for m in d.markers if id_or_name in (m.get("id"), m.get("name"))
         ]
+        # A stranger can plant a marker with any name: where a proven driver runs it, the rest are ignored.
+        if any(d.verified for d, _ in hits):
+            hits = [(d, m) for d, m in hits if d.verified]
         if not hits:
             raise QueryNotFoundError(f"no query '{id_or_name}' in the fleet at {self.location}")
         if len({m["id"] for _, m in hits}) > 1:
@@ -218,7 +266,14 @@ class Fleet:
                 "reachable": True,
                 **self.client(d.url).query(m["id"]),
             }
-        return {"driver": d.url, "driverHost": d.host, "reachable": False, "error": d.error, **m}
+        return {
+            "driver": d.url,
+            "driverHost": d.host,
+            "reachable": False,
+            "verified": d.verified,
+            "error": d.error,
+            **m,
+        }
 
     def stop(
         self,
@@ -241,6 +296,7 @@ class Fleet:
             "reachable": False,
             "via": "file",
             "file": f"{m['id']}.stop",
+            "verified": d.verified,
             "error": d.error,
             **m,
         }

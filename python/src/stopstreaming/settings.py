@@ -38,6 +38,7 @@ OPTIONS: dict[str, tuple[str, tuple[type, ...]]] = {
     "shutdown_timeout": ("shutdown.timeout", _DURATION),
     "metrics_per_query": ("metrics.perQuery", _BOOL),
     "ui_tab": ("ui.tab", _BOOL),
+    "ui_allowed_hosts": ("ui.allowedHosts", _STR),
     "conf_file": ("conf.file", _STR),
     "conf_max_bytes": ("conf.maxBytes", _INT),
 }

@@ -7,6 +7,7 @@ import java.util.{LinkedHashMap => JLinkedHashMap}
 import scala.jdk.CollectionConverters._
 import scala.util.control.NonFatal
 
+import com.fasterxml.jackson.core.JsonParser
 import com.fasterxml.jackson.databind.{JsonNode, ObjectMapper}
 import io.github.stopstreaming.core._
 
@@ -16,6 +17,10 @@ import io.github.stopstreaming.core._
   */
 object Json {
   private val mapper = new ObjectMapper()
+
+  /** Reads requests and files: a key given twice is an error, as it is in an HTTP query string, never "the last wins".
+    */
+  private val strictReader = mapper.reader().`with`(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
 
   def bytes(value: AnyRef): Array[Byte] = mapper.writeValueAsBytes(value)
 
@@ -38,7 +43,7 @@ object Json {
   /** Parses a JSON object whose values are all scalars, as text. Left says what is wrong. */
   def readFlatObject(text: String): Either[String, Map[String, String]] =
     try {
-      val node = mapper.readTree(text)
+      val node = strictReader.readTree(text)
       if (node == null || !node.isObject) Left("content must be a JSON object")
       else {
         val fields = node.properties().asScala.map(e => e.getKey -> e.getValue).toSeq
@@ -47,7 +52,11 @@ object Json {
           case None => Right(fields.map { case (k, v) => k -> v.asText() }.toMap)
         }
       }
-    } catch { case NonFatal(e) => Left(s"content is not valid JSON (${e.getClass.getSimpleName})") }
+    } catch {
+      case e: com.fasterxml.jackson.core.JsonParseException if e.getOriginalMessage.startsWith("Duplicate field") =>
+        Left(s"content gives a field more than once (${SafeText.name(e.getOriginalMessage)})")
+      case NonFatal(e) => Left(s"content is not valid JSON (${e.getClass.getSimpleName})")
+    }
 
   def error(message: String): JLinkedHashMap[String, Any] = obj("error" -> message)
 

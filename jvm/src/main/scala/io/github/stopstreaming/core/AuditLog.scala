@@ -33,28 +33,83 @@ object AuditRecord {
   val ConfRefused = "conf-refused"
 }
 
-/** The audit trail: every record made at the control plane's door, numbered, the latest `capacity` kept in memory (for
-  * `GET /api/v1/events`), and each handed to the sinks (the driver log, Spark's listener bus) as it is made.
+/** The audit trail: every record made at the control plane's door, numbered, and each handed to the sinks (the driver
+  * log, Spark's listener bus) as it is made. The latest `capacity` records of what callers did are kept in memory (for
+  * `GET /api/v1/events`). Refusals of callers without the token are kept apart, sampled by [[RefusalSampler]] into a
+  * ring of their own, so a stranger's flood costs a bounded amount of memory and log lines and never pushes a real
+  * action out of the trail. Every text that came from outside is escaped and cut ([[SafeText]]).
   */
-final class AuditLog(capacity: Int) extends ControlPlaneListener {
+final class AuditLog(
+    capacity: Int,
+    refusalCapacity: Int = AuditLog.RefusalCapacity,
+    clock: () => Long = () => System.currentTimeMillis()
+) extends ControlPlaneListener {
   private val seq = new AtomicLong()
   private val kept = new java.util.ArrayDeque[AuditRecord]()
+  private val refused = new java.util.ArrayDeque[AuditRecord]()
+  private val sampler = new RefusalSampler(AuditLog.RefusalWindowMs, AuditLog.RefusalKeys)
   private val sinks = new CopyOnWriteArrayList[AuditRecord => Unit]()
 
   def addSink(sink: AuditRecord => Unit): Unit = sinks.add(sink)
 
-  /** Records after `since` (a sequence number), oldest first. */
-  def since(since: Long): Seq[AuditRecord] = kept.synchronized(kept.asScala.filter(_.seq > since).toSeq)
+  /** Records after `since` (a sequence number), oldest first: the actions and the sampled refusals together. */
+  def since(since: Long): Seq[AuditRecord] = {
+    flushRefusals()
+    kept.synchronized {
+      (kept.asScala.filter(_.seq > since) ++ refused.asScala.filter(_.seq > since)).toSeq.sortBy(_.seq)
+    }
+  }
 
-  private def record(make: Long => AuditRecord): Unit = {
+  /** How many records are held in memory (actions, refusals). */
+  def sizes: (Int, Int) = kept.synchronized((kept.size, refused.size))
+
+  private def record(make: Long => AuditRecord): Unit = add(kept, capacity, make)
+
+  private def add(ring: java.util.ArrayDeque[AuditRecord], max: Int, make: Long => AuditRecord): Unit = {
     val r = kept.synchronized {
       val r = make(seq.incrementAndGet())
-      kept.addLast(r)
-      while (kept.size > capacity) kept.removeFirst()
+      ring.addLast(r)
+      while (ring.size > max) ring.removeFirst()
       r
     }
     sinks.forEach(s => s(r))
   }
+
+  /** A refusal by a caller without the token: the first of its kind (client, reason) in a window is recorded at once,
+    * the rest of the window only counted, and the count recorded when the window has passed.
+    */
+  private def refusal(
+      client: Option[String],
+      code: String,
+      source: String,
+      make: (Long, Map[String, String]) => AuditRecord
+  ): Unit = {
+    flushRefusals()
+    if (sampler.admit(client, code, source, clock())) add(refused, refusalCapacity, n => make(n, Map("reason" -> code)))
+  }
+
+  private def flushRefusals(): Unit =
+    sampler.expired(clock()).foreach { w =>
+      add(
+        refused,
+        refusalCapacity,
+        n =>
+          AuditRecord(
+            n,
+            Instant.ofEpochMilli(w.endsAt),
+            AuditRecord.StopRefused,
+            None,
+            None,
+            w.source,
+            None,
+            Map("reason" -> w.code, "count" -> w.more.toString, "since" -> Instant.ofEpochMilli(w.startedAt).toString),
+            w.client,
+            authenticated = false,
+            s"refused ${w.more} more time(s) for the same reason from the same client",
+            None
+          )
+      )
+    }
 
   override def stopRequested(
       target: String,
@@ -76,41 +131,45 @@ final class AuditLog(capacity: Int) extends ControlPlaneListener {
       case StopOutcome.NotFound | _: StopOutcome.Ambiguous => AuditRecord.StopRefused
       case _ => AuditRecord.StopRequested
     }
-    record(n =>
+    def make(n: Long, extra: Map[String, String]) =
       AuditRecord(
         n,
         Instant.now(),
         kind,
         id,
-        name,
+        name.map(SafeText.name),
         source.name,
         mode,
-        options,
+        options ++ extra,
         caller.address,
         caller.authenticated,
         result,
         None
       )
-    )
+    if (kind == AuditRecord.StopRefused && !caller.authenticated)
+      refusal(caller.address, "not-found", source.name, make)
+    else record(n => make(n, Map.empty))
   }
 
-  override def stopRefused(target: String, source: StopSource, caller: Caller, why: String): Unit =
-    record(n =>
+  override def stopRefused(target: String, source: StopSource, caller: Caller, code: String, why: String): Unit = {
+    def make(n: Long, extra: Map[String, String]) =
       AuditRecord(
         n,
         Instant.now(),
         AuditRecord.StopRefused,
         None,
-        Some(target),
+        Some(SafeText.name(target)),
         source.name,
         None,
-        Map.empty,
+        extra,
         caller.address,
         caller.authenticated,
-        s"refused: $why",
+        SafeText.text(s"refused: $why"),
         None
       )
-    )
+    if (caller.authenticated) record(n => make(n, Map("reason" -> code)))
+    else refusal(caller.address, code, source.name, make)
+  }
 
   override def stopFinished(t: StopTarget, s: StopState): Unit =
     record(n =>
@@ -119,10 +178,10 @@ final class AuditLog(capacity: Int) extends ControlPlaneListener {
         Instant.now(),
         AuditRecord.StopFinished,
         Some(t.id.toString),
-        t.name,
+        t.name.map(SafeText.name),
         s.source.name,
         Some(s.mode.name),
-        s.detail.map(d => "detail" -> d).toMap,
+        s.detail.map(d => "detail" -> SafeText.text(d)).toMap,
         None,
         authenticated = false,
         s.phase.name,
@@ -137,10 +196,10 @@ final class AuditLog(capacity: Int) extends ControlPlaneListener {
         Instant.now(),
         AuditRecord.StopCancelled,
         Some(t.id.toString),
-        t.name,
+        t.name.map(SafeText.name),
         source.name,
         Some("graceful"),
-        Map("when" -> was.condition.text),
+        Map("when" -> SafeText.text(was.condition.text)),
         caller.address,
         caller.authenticated,
         "cancelled",
@@ -148,8 +207,8 @@ final class AuditLog(capacity: Int) extends ControlPlaneListener {
       )
     )
 
-  override def confChanged(change: ConfChange, caller: Caller): Unit =
-    record(n =>
+  override def confChanged(change: ConfChange, caller: Caller): Unit = {
+    def make(n: Long, extra: Map[String, String]) =
       AuditRecord(
         n,
         Instant.now(),
@@ -158,13 +217,30 @@ final class AuditLog(capacity: Int) extends ControlPlaneListener {
         None,
         change.source,
         None,
-        Map("key" -> change.key, "op" -> change.op) ++ change.version.map(v => "version" -> v.toString),
+        Map("key" -> SafeText.name(change.key), "op" -> change.op) ++ change.version.map(v =>
+          "version" -> v.toString
+        ) ++
+          extra,
         caller.address,
         caller.authenticated,
-        change.refused.getOrElse("ok"),
+        change.refused.map(SafeText.text).getOrElse("ok"),
         None
       )
-    )
+    if (change.refused.isDefined && !caller.authenticated) refusal(caller.address, "conf-refused", change.source, make)
+    else record(n => make(n, Map.empty))
+  }
+}
+
+object AuditLog {
+
+  /** Sampled refusals of callers without the token kept in memory. */
+  val RefusalCapacity = 200
+
+  /** One refusal record per client and reason in this window; the rest are counted. */
+  val RefusalWindowMs = 60000L
+
+  /** Distinct (client, reason) pairs sampled at once; past that, refusals of new clients share one entry per reason. */
+  val RefusalKeys = 256
 }
 
 /** A change of the dynamic configuration asked at the door: `op` is `set` or `unset`; `refused` says why not. */

@@ -28,8 +28,10 @@ trait ControlPlaneListener {
       outcome: StopOutcome
   ): Unit = ()
 
-  /** A stop request was refused before it could reach the door (no token, a foreign web origin). */
-  def stopRefused(target: String, source: StopSource, caller: Caller, why: String): Unit = ()
+  /** A stop request was refused before it could reach the door (no token, a foreign web origin); `code` names the
+    * reason in a word (`unauthorized`, `forbidden-origin`, ...), `why` says it in full.
+    */
+  def stopRefused(target: String, source: StopSource, caller: Caller, code: String, why: String): Unit = ()
 
   /** A change of the dynamic configuration came through the door, made or refused. */
   def confChanged(change: ConfChange, caller: Caller): Unit = ()
@@ -122,7 +124,8 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
       case StopOutcome.Accepted(q, _) =>
         var s = q.stopState.get
         val note = Some(s"condition ${p.condition} met")
-        while (s != null && s.detail.isEmpty && !q.stopState.compareAndSet(s, s.copy(detail = note))) s = q.stopState.get
+        while (s != null && s.detail.isEmpty && !q.stopState.compareAndSet(s, s.copy(detail = note)))
+          s = q.stopState.get
       case _ => ()
     }
   }
@@ -143,8 +146,8 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
     }
 
   /** Records a stop request that an adapter refused before the door (no token, a foreign origin). */
-  def refusedStop(target: String, source: StopSource, caller: Caller, why: String): Unit =
-    tell(_.stopRefused(target, source, caller, why))
+  def refusedStop(target: String, source: StopSource, caller: Caller, code: String, why: String): Unit =
+    tell(_.stopRefused(target, source, caller, code, why))
 
   /** The door of every change of the dynamic configuration: sets `key` (with the store's compare-and-set rule). */
   def setConf(key: String, value: String, ifVersion: Option[Long], source: String, caller: Caller): ConfEntry =

@@ -31,7 +31,8 @@ final case class ControlSettings(
     tls: Option[TlsSettings] = None,
     confMaxBytes: Long = DynamicConfStore.DefaultMaxBytes,
     metricsPerQuery: Boolean = false,
-    uiTab: Boolean = true
+    uiTab: Boolean = true,
+    uiAllowedHosts: Seq[String] = Nil
 ) {
 
   /** `https` when a key store is configured. */
@@ -79,7 +80,8 @@ object ControlSettings {
       tls = tls(conf, env),
       confMaxBytes = ConfMaxBytes.get(conf).toLong,
       metricsPerQuery = MetricsPerQuery.get(conf),
-      uiTab = UiTab.get(conf)
+      uiTab = UiTab.get(conf),
+      uiAllowedHosts = UiAllowedHosts.get(conf)
     )
   }
 

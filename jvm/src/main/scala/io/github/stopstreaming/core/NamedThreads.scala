@@ -7,8 +7,10 @@ import java.util.concurrent.atomic.AtomicInteger
 final class NamedThreads {
   private val counter = new AtomicInteger()
 
-  def factory(role: String): ThreadFactory = (r: Runnable) => {
-    val t = new Thread(r, s"${NamedThreads.Prefix}$role-${counter.incrementAndGet()}")
+  /** Threads for `role`; `stackBytes` > 0 asks for a smaller stack than the JVM's default (a hint the JVM may round).
+    */
+  def factory(role: String, stackBytes: Long = 0): ThreadFactory = (r: Runnable) => {
+    val t = new Thread(null, r, s"${NamedThreads.Prefix}$role-${counter.incrementAndGet()}", stackBytes)
     t.setDaemon(true)
     t
   }

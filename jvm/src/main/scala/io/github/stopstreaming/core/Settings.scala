@@ -242,6 +242,21 @@ object Settings {
     "a Streaming Control tab in the Spark UI (when the UI is on; its stop buttons follow `spark.ui.killEnabled` and Spark's ACLs)",
     bool
   )
+  val UiAllowedHosts: Setting[Seq[String]] = Setting(
+    "ui.allowedHosts",
+    SettingKind.Text,
+    Some(Nil),
+    "(none)",
+    "more names (comma-separated) the Spark UI is reached under, e.g. a proxy's; the tab refuses stops sent to any " +
+      "other `Host` besides loopback, IP addresses, this machine's name, `spark.driver.host` and `SPARK_PUBLIC_DNS`",
+    s => {
+      val hosts = s.split(",").map(_.trim.toLowerCase(java.util.Locale.ROOT)).filter(_.nonEmpty).toSeq
+      hosts.find(h => !h.matches("[a-z0-9._-]+")) match {
+        case Some(bad) => Left(s"'$bad' is not a host name such as spark.example.com (no scheme, no port)")
+        case None => Right(hosts)
+      }
+    }
+  )
   val ConfMaxBytes: Setting[Int] = Setting(
     "conf.maxBytes",
     SettingKind.Integer,
@@ -274,6 +289,7 @@ object Settings {
     ShutdownTimeout,
     MetricsPerQuery,
     UiTab,
+    UiAllowedHosts,
     ConfFile,
     ConfMaxBytes
   )

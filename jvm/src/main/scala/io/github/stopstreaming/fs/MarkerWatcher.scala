@@ -134,6 +134,7 @@ final class MarkerWatcher(
       if (d.isEmpty && !permanent.contains(key)) {
         future.cancel(false)
         dirs.remove(key)
+        d.close()
       }
     }
   }
@@ -141,7 +142,10 @@ final class MarkerWatcher(
   private def onThread(body: => Unit): Unit =
     thread.execute(() => Guarded.run(log, "stop-file watcher task")(body))
 
-  def close(): Unit = thread.shutdownNow()
+  def close(): Unit = {
+    thread.shutdownNow()
+    dirs.values.asScala.foreach(_._1.close())
+  }
 }
 
 object MarkerWatcher {

@@ -7,7 +7,7 @@ import java.util.concurrent.ConcurrentHashMap
 import scala.jdk.CollectionConverters._
 import scala.util.control.NonFatal
 
-import io.github.stopstreaming.core.{ControlPlane, Lookup, StopOutcome, StopRequest, StopSource, TrackedQuery}
+import io.github.stopstreaming.core.{ControlPlane, Lookup, SafeText, StopOutcome, StopRequest, StopSource, TrackedQuery}
 import org.apache.hadoop.fs.{FileSystem, Path}
 import org.slf4j.LoggerFactory
 
@@ -63,7 +63,7 @@ final class StopDirectory(
 
   private def createMarker(w: Watched): Unit =
     try {
-      SafeFiles.writeWhole(fs, w.path, MarkerFiles.markerJson(w.query, driverHost, controlUrl()))
+      SafeFiles.writeWhole(fs, w.path, MarkerFiles.markerJson(w.query, driverHost, controlUrl(), plane.settings.token))
       w.created = true
       markerFailures.recovered()
     } catch {
@@ -90,6 +90,7 @@ final class StopDirectory(
       .map(st => st.getPath.getName -> (st.getLen, st.getModificationTime))
       .toMap
     stopFiles.foreach { case (name, seen) => if (lastStopFiles.get(name).contains(seen)) handleStopFile(name, seen) }
+    reader.retain(stopFiles.keySet)
     lastStopFiles = stopFiles
     checkedForeign = checkedForeign.filter { case (name, _) => stopFiles.contains(name) }
     watched.values.asScala.foreach { w =>
@@ -117,11 +118,23 @@ final class StopDirectory(
     // Another driver's file is read once while it stays the same: only to refuse bad content.
     if (!ours && checkedForeign.get(fileName).contains(seen)) return
     val content =
-      try readLimited(path)
-      catch { case NonFatal(e) => readFailures.failed(s"$path (will retry): ${e.getMessage}"); return }
-    readFailures.recovered()
+      try
+        reader
+          .read(fileName, path)
+          .getOrElse(
+            return
+          ) // still being read: looked at again on the next poll
+      catch {
+        case NonFatal(e) =>
+          readFailures.failed(s"${SafeText.name(path.toString)} (will retry): ${e.getMessage}"); return
+      }
+    content match {
+      case Left(why) => readFailures.failed(s"${SafeText.name(path.toString)}: $why")
+      case Right(_) => readFailures.recovered()
+    }
     val request = content.flatMap(MarkerFiles.parseStopFile)
-    if (!ours && request.isRight) { checkedForeign += fileName -> seen; return }
+    // Another driver's file, or one this driver cannot read: not this driver's to remove.
+    if (!ours && (request.isRight || content.isLeft)) { checkedForeign += fileName -> seen; return }
     val outcome = request match {
       case Left(why) => Some(s"rejected: $why")
       case Right(_) if !isPlainName(target) => Some(s"rejected: '$target' is not a query id or name")
@@ -138,24 +151,37 @@ final class StopDirectory(
     }
     // The stop file goes first, so whoever sees the error file finds the request handled.
     try fs.delete(path, false)
-    catch { case NonFatal(e) => log.warn(s"could not remove handled stop file $path: ${e.getMessage}") }
-    outcome.foreach { why =>
-      log.warn(s"stop file $path $why")
+    catch { case NonFatal(e) => log.warn(s"could not remove handled stop file ${SafeText.name(path.toString)}: $e") }
+    outcome.map(SafeText.text).foreach { why =>
+      val shown = SafeText.name(path.toString)
+      log.warn(s"stop file $shown $why")
       try SafeFiles.writeWhole(fs, new Path(dir, fileName + ".error"), (why + "\n").getBytes("UTF-8"))
-      catch { case NonFatal(e) => log.warn(s"could not write $path.error: ${e.getMessage}") }
+      catch { case NonFatal(e) => log.warn(s"could not write $shown.error: ${e.getMessage}") }
     }
   }
 
   private val readFailures = new FailureLog(log, s"reading stop files in $dir")
+  private val reader = new StopFileReader(
+    fs,
+    plane.threads,
+    StopDirectory.ReadWaitMs,
+    if (fs.isInstanceOf[org.apache.hadoop.fs.RawLocalFileSystem]) StopDirectory.LocalReadDeadlineMs
+    else StopDirectory.ReadDeadlineMs
+  )
 
   private def isPlainName(s: String): Boolean = s.nonEmpty && !s.startsWith(".") && !s.exists(_.isControl)
 
-  private def readLimited(p: Path): Either[String, Array[Byte]] = {
-    val in = fs.open(p)
-    try {
-      val bytes = in.readNBytes(MarkerFiles.MaxStopFileBytes + 1)
-      if (bytes.length > MarkerFiles.MaxStopFileBytes) Left(s"larger than ${MarkerFiles.MaxStopFileBytes} bytes")
-      else Right(bytes)
-    } finally in.close()
-  }
+  def close(): Unit = reader.close()
+}
+
+object StopDirectory {
+
+  /** How long one poll waits for a stop file's content before looking again on the next poll. */
+  val ReadWaitMs = 50L
+
+  /** How long a read of a stop file may take before it is given up (a store that hangs). */
+  val ReadDeadlineMs = 10000L
+
+  /** The same on a local disk, where a longer read is a FIFO or a device, not a slow store. */
+  val LocalReadDeadlineMs = 1000L
 }

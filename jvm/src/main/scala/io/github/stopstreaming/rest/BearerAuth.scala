@@ -3,6 +3,8 @@ package io.github.stopstreaming.rest
 import java.nio.charset.StandardCharsets.UTF_8
 import java.security.MessageDigest
 
+import io.github.stopstreaming.core.Secrets
+
 /** Checks `Authorization: Bearer <token>`. Both sides are hashed before the constant-time comparison, so neither the
   * content nor the length of the token leaks through timing.
   */
@@ -16,9 +18,7 @@ final class BearerAuth(token: Option[String]) {
 
   /** Throws a 401 unless the header carries the configured token (or no token is configured). */
   def check(header: Option[String]): Unit = expected.foreach { want =>
-    val presented = header.map(_.trim).collect {
-      case h if h.regionMatches(true, 0, "Bearer ", 0, 7) => h.substring(7).trim
-    }
+    val presented = Secrets.bearerToken(header)
     val ok = presented.exists(g => MessageDigest.isEqual(digest(g), want))
     if (!ok) {
       val why = if (header.isEmpty) "missing bearer token" else "invalid bearer token"

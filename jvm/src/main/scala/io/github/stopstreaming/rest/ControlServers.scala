@@ -1,7 +1,7 @@
 package io.github.stopstreaming.rest
 
 import java.net.InetSocketAddress
-import java.util.concurrent.{ArrayBlockingQueue, ConcurrentHashMap, ThreadPoolExecutor, TimeUnit}
+import java.util.concurrent.{ConcurrentHashMap, LinkedBlockingQueue, SynchronousQueue, ThreadPoolExecutor, TimeUnit}
 import javax.net.ssl.SSLContext
 
 import scala.jdk.CollectionConverters._
@@ -22,18 +22,35 @@ final class ControlServer(
   private val log = LoggerFactory.getLogger(getClass)
 
   /** The JDK server reads a request's line and headers on this executor, so a client that sends them slowly holds a
-    * thread until `maxReqTime`. Enough threads that a handful of such clients leave the rest served; a bounded queue
-    * behind them, and a connection that finds both full is closed at once (the JDK server does that when the executor
-    * refuses). Idle threads die.
+    * thread until `maxReqTime` (a body it never finishes holds none: see [[Router]]). Hence many cheap threads rather
+    * than a queue: up to [[ControlServer.MaxThreads]], made on demand with small stacks, each dying after 30 s idle. A
+    * connection that finds them all busy is closed at once (the JDK server does that when the executor refuses), so the
+    * threads, and the memory each may buffer (a head of at most `maxReqHeaderSize`), stay bounded.
     */
   private val executor = {
     val p = new ThreadPoolExecutor(
-      ControlServer.Threads,
-      ControlServer.Threads,
+      ControlServer.CoreThreads,
+      ControlServer.MaxThreads,
       30,
       TimeUnit.SECONDS,
-      new ArrayBlockingQueue[Runnable](ControlServer.Queued),
-      plane.threads.factory("http")
+      new SynchronousQueue[Runnable](),
+      plane.threads.factory("http", ControlServer.ThreadStackBytes)
+    )
+    p.allowCoreThreadTimeOut(true)
+    p
+  }
+
+  /** Sends the answers of stops that waited (`wait=`), apart from the request pool, so a pool full of a stranger's
+    * connections cannot refuse an operator's answer. Only authenticated requests wait, so its queue stays short.
+    */
+  private val answers = {
+    val p = new ThreadPoolExecutor(
+      2,
+      2,
+      30,
+      TimeUnit.SECONDS,
+      new LinkedBlockingQueue[Runnable](),
+      plane.threads.factory("http-answer")
     )
     p.allowCoreThreadTimeOut(true)
     p
@@ -59,7 +76,7 @@ final class ControlServer(
         settings.allowedOrigins.toSet,
         if (tls.isDefined) "https" else "http"
       )
-    s.createContext("/", new Router(plane, this, guard, executor, json, stats))
+    s.createContext("/", new Router(plane, this, guard, answers, json, stats))
     s.setExecutor(executor)
     ControlServer.startAsDaemon(s)
     s
@@ -83,13 +100,15 @@ final class ControlServer(
     // but no longer than a couple of seconds; with nothing in flight it returns at once.
     server.stop(ControlServer.CloseGraceSeconds)
     executor.shutdownNow()
+    answers.shutdownNow()
     log.info(s"stopstreaming control server on port $port closed")
   }
 }
 
 object ControlServer {
-  val Threads = 32
-  val Queued = 256
+  val CoreThreads = 4
+  val MaxThreads = 512
+  val ThreadStackBytes: Long = 256 * 1024
   val Backlog = 128
   val MaxBodyBytes: Int = 64 * 1024
   val CloseGraceSeconds = 2
@@ -120,15 +139,26 @@ object ControlServer {
     if (System.getProperty(k) == null) System.setProperty(k, v)
   }
 
-  /** What the JDK server is told, unless the user set it. `maxRspTime` covers a stop's `wait=` (up to 10 minutes),
-    * whose answer comes when the stop ends. `nodelay` turns Nagle's algorithm off: the JDK server writes a response's
-    * headers and body in two segments, and with Nagle on a client's delayed ACK holds the second one for about 40 ms.
+  /** What the JDK server is told, unless the user set it.
+    *   - `maxReqTime`: a request's line and headers must arrive within 10 s, or the connection is closed (and the
+    *     thread reading them freed); a connection that sends nothing is closed then too.
+    *   - `maxReqHeaderSize`: 16 KiB of request line and headers at most (the JDK's own limit is 380 KiB); a larger head
+    *     is refused before it reaches the router.
+    *   - `maxConnections`: open connections at most, so a flood cannot use up the driver's file descriptors.
+    *   - `drainAmount`: 0, so a request answered before its body was read (a refusal) has its connection closed instead
+    *     of waiting for a body that may never come.
+    *   - `maxRspTime` covers a stop's `wait=` (up to 10 minutes), whose answer comes when the stop ends.
+    *   - `nodelay` turns Nagle's algorithm off: the JDK server writes a response's headers and body in two segments,
+    *     and with Nagle on a client's delayed ACK holds the second one for about 40 ms.
     */
   val Limits: Seq[(String, String)] = Seq(
     "sun.net.httpserver.maxReqTime" -> "10",
     "sun.net.httpserver.maxRspTime" -> "660",
     "sun.net.httpserver.idleInterval" -> "30",
     "sun.net.httpserver.maxReqHeaders" -> "100",
+    "sun.net.httpserver.maxReqHeaderSize" -> "16384",
+    "jdk.httpserver.maxConnections" -> "1024",
+    "sun.net.httpserver.drainAmount" -> "0",
     "sun.net.httpserver.nodelay" -> "true"
   )
 }

@@ -2,7 +2,7 @@ package io.github.stopstreaming.rest
 
 import java.util.Locale
 
-import io.github.stopstreaming.core.Hosts
+import io.github.stopstreaming.core.{Hosts, SafeText}
 
 /** Where a request may come from. "Loopback only" still lets every browser tab and every local user in, so:
   *   - a request that carries an `Origin` (a browser's, on any cross-origin call, even a CORS "simple request" that
@@ -18,12 +18,18 @@ final class RequestGuard(tokenRequired: Boolean, configuredHost: String, allowed
   private val configured = configuredHost.toLowerCase(Locale.ROOT)
 
   /** None when the request may go on; Some(why) when it must be refused. */
-  def refusal(host: Option[String], origin: Option[String]): Option[String] = {
+  def refusal(host: Option[String], origin: Option[String]): Option[String] = check(host, origin).map(_.message)
+
+  /** None when the request may go on; otherwise why not, with its reason code. */
+  def check(host: Option[String], origin: Option[String]): Option[Refusal] = {
     val hostName = host.map(RequestGuard.hostName)
     if (!tokenRequired && hostName.exists(h => !servedName(h)))
       Some(
-        s"Host '${host.get.take(100)}' is not this server's name: without a token only loopback names are served " +
-          "(set spark.stopstreaming.auth.token to serve other names)"
+        Refusal(
+          Refusal.ForeignHost,
+          s"Host '${SafeText.clean(host.get, 100)}' is not this server's name: without a token only loopback names " +
+            "are served (set spark.stopstreaming.auth.token to serve other names)"
+        )
       )
     else
       origin.flatMap { o =>
@@ -33,9 +39,12 @@ final class RequestGuard(tokenRequired: Boolean, configuredHost: String, allowed
         else if (tokenRequired && allowed.contains(normalized)) None
         else
           Some(
-            s"requests from the web origin '${o.take(100)}' are refused" +
-              (if (tokenRequired) "; list it in spark.stopstreaming.rest.allowedOrigins to allow it"
-               else " (without a token only the server's own page may call it)")
+            Refusal(
+              Refusal.ForeignOrigin,
+              s"requests from the web origin '${SafeText.clean(o, 100)}' are refused" +
+                (if (tokenRequired) "; list it in spark.stopstreaming.rest.allowedOrigins to allow it"
+                 else " (without a token only the server's own page may call it)")
+            )
           )
       }
   }
@@ -65,4 +74,13 @@ object RequestGuard {
     h.startsWith("[") || h.matches("""\d{1,3}(\.\d{1,3}){3}""")
 
   def normalizeOrigin(o: String): String = o.trim.toLowerCase(Locale.ROOT).stripSuffix("/")
+}
+
+/** Why a request was turned away before it reached the door: a stable code (also in the error body) and a message. */
+final case class Refusal(code: String, message: String)
+
+object Refusal {
+  val Unauthorized = "unauthorized"
+  val ForeignOrigin = "forbidden-origin"
+  val ForeignHost = "forbidden-host"
 }

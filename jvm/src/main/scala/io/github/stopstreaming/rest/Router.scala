@@ -26,6 +26,11 @@ final class Router(
   private val log = LoggerFactory.getLogger(getClass)
   private val auth = new BearerAuth(plane.settings.token)
 
+  /** Exchanges whose body was read, until answered. Not an exchange attribute: on JDK 17 those are the context's,
+    * shared by every exchange.
+    */
+  private val bodiesRead = java.util.concurrent.ConcurrentHashMap.newKeySet[HttpExchange]()
+
   import Router._
 
   override def handle(ex: HttpExchange): Unit = {
@@ -48,7 +53,7 @@ final class Router(
   private def failure(ex: HttpExchange, e: Throwable): Response = e match {
     case h: HttpError => Response(h.code, h.body.getOrElse(Json.error(h.message)), h.headers)
     case NonFatal(other) =>
-      log.warn(s"stopstreaming: ${ex.getRequestMethod} request failed unexpectedly", other)
+      log.warn(s"stopstreaming: ${SafeText.name(ex.getRequestMethod)} request failed unexpectedly", other)
       Response(500, Json.error("internal error; see the driver log"))
     case fatal => throw fatal
   }
@@ -57,11 +62,11 @@ final class Router(
     val method = ex.getRequestMethod
     val headers = ex.getRequestHeaders
     guard
-      .refusal(Option(headers.getFirst("Host")), Option(headers.getFirst("Origin")))
-      .foreach { why =>
-        (if (why.startsWith("Host")) stats.refusedHost else stats.refusedOrigin).increment()
-        refusedStop(ex, "refused: " + why.takeWhile(_ != ':'))
-        throw HttpError(403, why)
+      .check(Option(headers.getFirst("Host")), Option(headers.getFirst("Origin")))
+      .foreach { r =>
+        (if (r.code == Refusal.ForeignHost) stats.refusedHost else stats.refusedOrigin).increment()
+        refusedStop(ex, r)
+        throw HttpError(403, r.message, body = Some(Json.obj("error" -> r.message, "code" -> r.code)))
       }
     if (method == "OPTIONS" && Option(headers.getFirst("Origin")).exists(guard.corsAllowed))
       return Left(Response(204, null, Router.PreflightHeaders))
@@ -83,8 +88,8 @@ final class Router(
     catch {
       case e: HttpError =>
         stats.refusedAuth.increment()
-        refusedStop(ex, e.message)
-        throw e
+        refusedStop(ex, Refusal(Refusal.Unauthorized, e.message))
+        throw e.copy(body = Some(Json.obj("error" -> e.message, "code" -> Refusal.Unauthorized)))
     }
 
     val declared = Option(ex.getRequestHeaders.getFirst("Content-Length")).map(_.trim)
@@ -146,8 +151,8 @@ final class Router(
   private def caller(ex: HttpExchange): Caller =
     Caller(Option(ex.getRemoteAddress).map(_.getAddress.getHostAddress), auth.required)
 
-  /** A stop asked over HTTP and refused before the door is still an audit record. */
-  private def refusedStop(ex: HttpExchange, why: String): Unit =
+  /** A stop asked over HTTP and refused before the door is still an audit record (sampled: the caller has no token). */
+  private def refusedStop(ex: HttpExchange, r: Refusal): Unit =
     if (ex.getRequestMethod == "POST" || ex.getRequestMethod == "DELETE") {
       val segments = RequestParts.segments(ex.getRequestURI.getRawPath).getOrElse(Nil)
       val target = segments match {
@@ -155,15 +160,19 @@ final class Router(
         case init :+ id if init.nonEmpty && server.servesStopPath(init) => Some(id)
         case _ => None
       }
-      target.foreach(t => plane.refusedStop(t, StopSource.Rest, Caller(caller(ex).address, authenticated = false), why))
+      target.foreach { t =>
+        plane.refusedStop(t, StopSource.Rest, Caller(caller(ex).address, authenticated = false), r.code, r.message)
+      }
     }
 
   /** A body that cannot be read (cut off, a malformed chunked encoding) is the client's error, not ours. The JDK's
     * chunked decoder throws more than IOException on some malformed sizes (an IndexOutOfBoundsException was seen).
     */
   private def readBody(ex: HttpExchange): Option[Array[Byte]] =
-    try RequestParts.readBody(ex.getRequestBody, ControlServer.MaxBodyBytes)
-    catch {
+    try {
+      bodiesRead.add(ex)
+      RequestParts.readBody(ex.getRequestBody, ControlServer.MaxBodyBytes)
+    } catch {
       case NonFatal(e) =>
         val why = Option(e.getMessage).getOrElse(e.getClass.getSimpleName)
         throw HttpError(400, s"the request body could not be read ($why)", Seq("Connection" -> "close"))
@@ -303,6 +312,7 @@ final class Router(
         case other => Json.bytes(other)
       }
       val h = ex.getResponseHeaders
+      if (!bodyConsumed(ex)) h.set("Connection", "close")
       h.set("Content-Type", r.contentType)
       h.set("Cache-Control", "no-store")
       h.set("X-Content-Type-Options", "nosniff")
@@ -317,6 +327,19 @@ final class Router(
       case _: IOException => // the client went away; nothing to tell it
     } finally ex.close()
 
+  /** A request answered before its body was read (refused, say) has its connection closed rather than drained: the JDK
+    * server is told not to drain (`drainAmount=0`), so a client that announces a body and never sends it holds no
+    * thread once answered. A request without a body is read to its (empty) end here, which costs nothing and keeps the
+    * connection alive.
+    */
+  private def bodyConsumed(ex: HttpExchange): Boolean =
+    bodiesRead.remove(ex) || {
+      val h = ex.getRequestHeaders
+      val length = Option(h.getFirst("Content-Length")).map(_.trim)
+      val empty = h.getFirst("Transfer-Encoding") == null && length.forall(_ == "0")
+      empty && (try ex.getRequestBody.read() < 0
+      catch { case _: IOException => false })
+    }
 }
 
 object Router {

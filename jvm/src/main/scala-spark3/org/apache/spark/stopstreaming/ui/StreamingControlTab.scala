@@ -3,6 +3,7 @@ package org.apache.spark.stopstreaming.ui
 import scala.xml.Node
 
 import javax.servlet.http.{HttpServlet, HttpServletRequest, HttpServletResponse}
+import io.github.stopstreaming.core.Secrets
 import org.apache.spark.ui.{SparkUITab, UIUtils, WebUIPage}
 
 /** The "Streaming Control" tab (Spark 3 line: javax.servlet); everything it shows and does is in [[ControlTabContent]]. */
@@ -28,12 +29,15 @@ private[spark] final class StreamingControlTab(content: ControlTabContent)
     new HttpServlet {
       override def doPost(req: HttpServletRequest, resp: HttpServletResponse): Unit = {
         val result = content.stop(
-          req.getRemoteUser,
-          Option(req.getParameter("id")),
-          Option(req.getParameter("mode")),
-          Option(req.getHeader("Origin")),
-          Option(req.getHeader("Host")),
-          Option(req.getRemoteAddr)
+          TabStopRequest(
+            req.getRemoteUser,
+            Option(req.getParameter("id")),
+            Option(req.getParameter("mode")),
+            Option(req.getParameter("token")).orElse(Secrets.bearerToken(Option(req.getHeader("Authorization")))),
+            Option(req.getHeader("Origin")),
+            Option(req.getHeader("Host")),
+            Option(req.getRemoteAddr)
+          )
         )
         result match {
           case Right(done) =>

@@ -3,9 +3,12 @@ package org.apache.spark.stopstreaming.ui
 import scala.xml.Node
 
 import jakarta.servlet.http.{HttpServlet, HttpServletRequest, HttpServletResponse}
+import io.github.stopstreaming.core.Secrets
 import org.apache.spark.ui.{SparkUITab, UIUtils, WebUIPage}
 
-/** The "Streaming Control" tab (Spark 4 line: jakarta.servlet); everything it shows and does is in [[ControlTabContent]]. */
+/** The "Streaming Control" tab (Spark 4 line: jakarta.servlet); everything it shows and does is in
+  * [[ControlTabContent]].
+  */
 private[spark] final class StreamingControlTab(content: ControlTabContent)
     extends SparkUITab(content.ui, StreamingControlTab.Prefix) {
   override val name: String = "Streaming Control"
@@ -28,12 +31,15 @@ private[spark] final class StreamingControlTab(content: ControlTabContent)
     new HttpServlet {
       override def doPost(req: HttpServletRequest, resp: HttpServletResponse): Unit = {
         val result = content.stop(
-          req.getRemoteUser,
-          Option(req.getParameter("id")),
-          Option(req.getParameter("mode")),
-          Option(req.getHeader("Origin")),
-          Option(req.getHeader("Host")),
-          Option(req.getRemoteAddr)
+          TabStopRequest(
+            req.getRemoteUser,
+            Option(req.getParameter("id")),
+            Option(req.getParameter("mode")),
+            Option(req.getParameter("token")).orElse(Secrets.bearerToken(Option(req.getHeader("Authorization")))),
+            Option(req.getHeader("Origin")),
+            Option(req.getHeader("Host")),
+            Option(req.getRemoteAddr)
+          )
         )
         result match {
           case Right(done) =>

@@ -7,12 +7,33 @@ import scala.xml.Node
 import io.github.stopstreaming.core._
 import org.apache.spark.ui.SparkUI
 
+/** A stop asked from the tab, as the servlet received it. */
+private[spark] final case class TabStopRequest(
+    user: String,
+    id: Option[String],
+    mode: Option[String],
+    token: Option[String],
+    origin: Option[String],
+    host: Option[String],
+    address: Option[String]
+)
+
 /** What the Streaming Control tab of the Spark UI shows and does, free of servlet types (javax on Spark 3.5, jakarta on
-  * 4; the thin tab classes of each line are in `scala-spark3/` and `scala-spark4/`). Stops from the tab follow Spark's
-  * own rules for killing jobs: only with `spark.ui.killEnabled`, and only for users with modify permission when ACLs
-  * are on. They go through the control plane's door like every other stop.
+  * 4; the thin tab classes of each line are in `scala-spark3/` and `scala-spark4/`). The Spark UI listens on every
+  * interface, so a stop from the tab passes every gate of the control server and Spark's own:
+  *   - `Host` must be a name the UI is served under ([[servedHosts]]), which defeats DNS rebinding;
+  *   - `Origin`, when sent, must be that same host (no cross-site form posts);
+  *   - Spark's rules for killing jobs: `spark.ui.killEnabled`, and modify permission when ACLs are on;
+  *   - with a token configured, the request must carry it (the tab's token field, or `Authorization: Bearer`).
+  * Every stop goes through the control plane's door; every refusal is recorded (sampled) there too.
   */
-private[spark] final class ControlTabContent(val plane: ControlPlane, val controlUrl: Option[String], val ui: SparkUI) {
+private[spark] final class ControlTabContent(
+    val plane: ControlPlane,
+    val controlUrl: Option[String],
+    val ui: SparkUI,
+    servedHosts: Set[String]
+) {
+  private val token = plane.settings.token
 
   def canStop(user: String): Boolean = ui.killEnabled && ui.securityManager.checkModifyPermissions(user)
 
@@ -30,14 +51,20 @@ private[spark] final class ControlTabContent(val plane: ControlPlane, val contro
         Queries registered with stopstreaming and their stop state. A graceful stop lets the batch in flight finish
         and commit, then ends the query.
         {
-      controlUrl.toSeq.map(u =>
-        <span>The full control page (stop progress, dynamic configuration, audit trail):
-          <a href={u + "/"} target="_blank" rel="noopener noreferrer">{u + "/"}</a>.</span>
-      )
+      controlUrl.toSeq.map(u => <span>The full control page (stop progress, dynamic configuration, audit trail):
+          <a href={u + "/"} target="_blank" rel="noopener noreferrer">{u + "/"}</a>.</span>)
     }
       </p>
       {message.toSeq.map(m => <div class="alert alert-info" role="status">{m}</div>)}
       {whyNoStop(user).toSeq.map(w => <p><em>Stop buttons are off: {w}.</em></p>)}
+      {
+      if (token.isEmpty || !stoppable) Seq.empty[Node]
+      else
+        <p>
+          <label for="stopstreaming-token">Token (spark.stopstreaming.auth.token), needed to stop a query:</label>
+          <input type="password" id="stopstreaming-token" autocomplete="off" size="40"/>
+        </p>
+    }
       <table class="table table-bordered table-sm table-striped" id="stopstreaming-queries">
         <thead>
           <tr><th>Name</th><th>Id</th><th>Active</th><th>Status</th><th>Last batch</th><th>Stop</th><th></th></tr>
@@ -66,10 +93,14 @@ private[spark] final class ControlTabContent(val plane: ControlPlane, val contro
       else
         Seq("graceful" -> "Stop gracefully", "immediate" -> "Stop now").map { case (mode, label) =>
           val ask = s"Stop query '${name.replace("'", "")}' ${if (mode == "graceful") "gracefully" else "now"}?"
+          val copyToken =
+            if (token.isEmpty) ""
+            else "this.elements.token.value=document.getElementById('stopstreaming-token').value;"
           <form method="post" action={stopAction} style="display:inline"
-                onsubmit={s"return window.confirm(${jsString(ask)});"}>
+                onsubmit={s"${copyToken}return window.confirm(${jsString(ask)});"}>
             <input type="hidden" name="id" value={v.id.toString}/>
             <input type="hidden" name="mode" value={mode}/>
+            {if (token.isEmpty) Seq.empty[Node] else <input type="hidden" name="token" value=""/>}
             <button type="submit" class="btn btn-sm btn-outline-danger">{label}</button>
           </form>
         }
@@ -85,37 +116,44 @@ private[spark] final class ControlTabContent(val plane: ControlPlane, val contro
       case c => c.toString
     } + "'"
 
-  /** A stop asked from the tab: Left(status code, why) when refused, Right(what happened) otherwise. A form posted
-    * from another site carries a foreign `Origin`; it is refused, as the stop buttons must not be reachable by CSRF.
-    */
-  def stop(
-      user: String,
-      id: Option[String],
-      mode: Option[String],
-      origin: Option[String],
-      host: Option[String],
-      address: Option[String]
-  ): Either[(Int, String), String] = {
-    val sameOrigin = origin.forall { o =>
-      val h = o.toLowerCase(Locale.ROOT).replaceFirst("^https?://", "").stripSuffix("/")
-      host.exists(_.toLowerCase(Locale.ROOT) == h)
+  /** A stop asked from the tab: Left(status code, why) when refused, Right(what happened) otherwise. */
+  def stop(r: TabStopRequest): Either[(Int, String), String] = {
+    val caller = Caller(r.address, authenticated = false)
+    def refuse(status: Int, code: String, why: String): Either[(Int, String), String] = {
+      plane.refusedStop(r.id.getOrElse("?"), StopSource.SparkUi, caller, code, why)
+      Left(status -> why)
     }
-    if (!sameOrigin) Left(403 -> "stops from another web origin are refused")
+    val hostName = r.host.map(ControlTab.hostName)
+    if (hostName.exists(h => !ControlTab.served(h, servedHosts)))
+      refuse(
+        403,
+        "forbidden-host",
+        s"Host '${SafeText.clean(r.host.get, 100)}' is not a name this Spark UI is served under " +
+          "(list it in spark.stopstreaming.ui.allowedHosts)"
+      )
+    else if (r.origin.exists(o => !r.host.exists(h => ControlTab.sameHost(o, h))))
+      refuse(403, "forbidden-origin", "stops from another web origin are refused")
     else
-      whyNoStop(user) match {
-        case Some(why) =>
-          plane.refusedStop(id.getOrElse("?"), StopSource.SparkUi, Caller(address, authenticated = false), why)
-          Left(403 -> why)
+      whyNoStop(r.user) match {
+        case Some(why) => refuse(403, if (ui.killEnabled) "no-permission" else "ui-stop-disabled", why)
+        case None if token.exists(t => !r.token.filter(_.nonEmpty).exists(Secrets.sameToken(t, _))) =>
+          refuse(
+            401,
+            "unauthorized",
+            if (r.token.forall(_.isEmpty)) "a token is configured: enter it in the tab's token field"
+            else "the token was refused"
+          )
         case None =>
-          val request = StopRequest.parse(mode, None).left.map(m => (400, m))
-          request.flatMap { r =>
-            val target = id.filter(_.nonEmpty).getOrElse("")
-            plane.requestStop(target, r, StopSource.SparkUi, Caller(address, authenticated = true)) match {
+          val request = StopRequest.parse(r.mode, None).left.map(m => (400, m))
+          request.flatMap { req =>
+            val target = r.id.filter(_.nonEmpty).getOrElse("")
+            val who = caller.copy(authenticated = token.isDefined)
+            plane.requestStop(target, req, StopSource.SparkUi, who) match {
               case StopOutcome.Accepted(t, s) => Right(s"stop of ${t.name.getOrElse(t.id.toString)}: ${s.phase}")
               case StopOutcome.Pending(t, _) => Right(s"stop of ${t.id} is pending")
               case StopOutcome.AlreadyEnded(e) => Right(s"${e.name.getOrElse(e.id.toString)} had already ended")
-              case StopOutcome.NotFound => Left(404 -> s"no query with id '$target'")
-              case StopOutcome.Ambiguous(_) => Left(409 -> s"'$target' names several queries")
+              case StopOutcome.NotFound => Left(404 -> s"no query with id '${SafeText.name(target)}'")
+              case StopOutcome.Ambiguous(_) => Left(409 -> s"'${SafeText.name(target)}' names several queries")
             }
           }
       }
@@ -137,8 +175,10 @@ object ControlTab {
     try {
       val utils = Class.forName("org.apache.spark.ui.UIUtils", true, tab.getClass.getClassLoader)
       val m = utils.getMethods
-        .find(m => m.getName == "headerSparkPage" && m.getParameterCount >= 4 &&
-          java.lang.reflect.Modifier.isStatic(m.getModifiers) && m.getParameterTypes()(0).isInstance(request))
+        .find(m =>
+          m.getName == "headerSparkPage" && m.getParameterCount >= 4 &&
+            java.lang.reflect.Modifier.isStatic(m.getModifiers) && m.getParameterTypes()(0).isInstance(request)
+        )
         .getOrElse(throw new NoSuchMethodException("UIUtils.headerSparkPage"))
       val args: Seq[AnyRef] = m.getParameterTypes.toSeq.zipWithIndex.map {
         case (_, 0) => request
@@ -166,27 +206,63 @@ object ControlTab {
   private[ui] def attachServlet(ui: SparkUI, path: String, servlet: AnyRef): Unit = {
     val jetty = Class.forName("org.apache.spark.ui.JettyUtils", true, ui.getClass.getClassLoader)
     val create = jetty.getMethods
-      .find(m => m.getName == "createServletHandler" && m.getParameterCount == 3 &&
-        m.getParameterTypes()(1).isInstance(servlet) && m.getParameterTypes()(2) == classOf[String])
+      .find(m =>
+        m.getName == "createServletHandler" && m.getParameterCount == 3 &&
+          m.getParameterTypes()(1).isInstance(servlet) && m.getParameterTypes()(2) == classOf[String]
+      )
       .getOrElse(throw new NoSuchMethodException("JettyUtils.createServletHandler(String, HttpServlet, String)"))
     val handler = create.invoke(null, path, servlet, "")
     val attach = ui.getClass.getMethods
-      .find(m => m.getName == "attachHandler" && m.getParameterCount == 1 && m.getParameterTypes()(0).isInstance(handler))
+      .find(m =>
+        m.getName == "attachHandler" && m.getParameterCount == 1 && m.getParameterTypes()(0).isInstance(handler)
+      )
       .getOrElse(throw new NoSuchMethodException("SparkUI.attachHandler(ServletContextHandler)"))
     attach.invoke(ui, handler)
+  }
+
+  /** The host part of a `Host` header or an origin's authority: `name`, `name:port`, `[v6]` or `[v6]:port`. */
+  private[ui] def hostName(host: String): String = {
+    val h = host.trim.toLowerCase(Locale.ROOT)
+    if (h.startsWith("[")) h.takeWhile(_ != ']') + "]"
+    else if (h.count(_ == ':') == 1) h.takeWhile(_ != ':')
+    else h
+  }
+
+  /** Whether an `Origin` names the same host and port as the request's `Host`. */
+  private[ui] def sameHost(origin: String, host: String): Boolean =
+    origin.trim.toLowerCase(Locale.ROOT).replaceFirst("^https?://", "").stripSuffix("/") ==
+      host.trim.toLowerCase(Locale.ROOT)
+
+  /** Loopback names, IP literals (DNS rebinding needs a name) and the names listed are served. */
+  private[ui] def served(h: String, names: Set[String]): Boolean =
+    Hosts.isLoopback(h) || h.startsWith("[") || h.matches("""\d{1,3}(\.\d{1,3}){3}""") || names.contains(h)
+
+  /** The names this driver's UI is known under: this machine's name, `spark.driver.host`, `SPARK_PUBLIC_DNS`, the
+    * reverse proxy's host (`spark.ui.reverseProxyUrl`) and those the operator listed (`ui.allowedHosts`).
+    */
+  private[ui] def servedHosts(sc: org.apache.spark.SparkContext, listed: Seq[String]): Set[String] = {
+    val proxy = sc.conf
+      .getOption("spark.ui.reverseProxyUrl")
+      .flatMap(u => scala.util.Try(new java.net.URI(u).getHost).toOption)
+      .flatMap(Option(_))
+    (Seq(Hosts.localHostName) ++ sc.conf.getOption("spark.driver.host") ++ sys.env.get("SPARK_PUBLIC_DNS") ++ proxy ++
+      listed).map(_.trim.toLowerCase(Locale.ROOT)).filter(_.nonEmpty).toSet
   }
 
   def attach(sc: org.apache.spark.SparkContext, plane: ControlPlane, controlUrl: Option[String]): Boolean =
     try {
       sc.ui match {
         case Some(ui) =>
-          StreamingControlTab.attach(new ControlTabContent(plane, controlUrl, ui))
+          val hosts = servedHosts(sc, plane.settings.uiAllowedHosts)
+          StreamingControlTab.attach(new ControlTabContent(plane, controlUrl, ui, hosts))
           true
         case None => false
       }
     } catch {
       case e: Throwable if !e.isInstanceOf[VirtualMachineError] =>
-        log.warn(s"stopstreaming: the Spark UI tab is skipped on this Spark (${e.getClass.getSimpleName}: ${e.getMessage})")
+        log.warn(
+          s"stopstreaming: the Spark UI tab is skipped on this Spark (${e.getClass.getSimpleName}: ${e.getMessage})"
+        )
         false
     }
 }
