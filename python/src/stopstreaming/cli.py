@@ -263,8 +263,10 @@ def _fleet(args: argparse.Namespace) -> int:
         q = fleet.stop(args.query, mode=args.mode, timeout=args.timeout, when=args.when, wait=args.wait)
         if q.get("via") == "file":
             print(
-                f"stopstreaming: {q.get('driver') or q.get('driverHost')} cannot be reached over HTTP; "
-                f"wrote {args.fleet}/{q['file']}",
+                _safe(
+                    f"stopstreaming: {q.get('driver') or q.get('driverHost')} cannot be reached over HTTP; "
+                    f"wrote {args.fleet}/{q['file']}"
+                ),
                 file=sys.stderr,
             )
     _print(args, q, [_fleet_row(q)])
@@ -297,29 +299,29 @@ def main(argv: list[str] | None = None) -> int:
             q = client.stop(args.query, mode=args.mode, timeout=args.timeout, wait=args.wait, when=args.when)
             _print(args, q, [_row(q)])
             if args.wait and q.get("active"):
-                print(f"stopstreaming: {args.query} still runs after --wait {args.wait}", file=sys.stderr)
+                print(f"stopstreaming: {_safe(args.query)} still runs after --wait {args.wait}", file=sys.stderr)
                 return EXIT_CODES["timeout"]
         return EXIT_CODES["ok"]
     except ConflictError as e:
-        print(f"stopstreaming: conflict: {e}", file=sys.stderr)
+        print(f"stopstreaming: conflict: {_safe(e)}", file=sys.stderr)
         return EXIT_CODES["conflict"]
     except AmbiguousQueryError as e:
-        print(f"stopstreaming: ambiguous: {e}", file=sys.stderr)
+        print(f"stopstreaming: ambiguous: {_safe(e)}", file=sys.stderr)
         return EXIT_CODES["ambiguous"]
     except QueryNotFoundError as e:
-        print(f"stopstreaming: not found: {e}", file=sys.stderr)
+        print(f"stopstreaming: not found: {_safe(e)}", file=sys.stderr)
         return EXIT_CODES["not_found"]
     except AuthenticationError as e:
-        print(f"stopstreaming: authentication failed: {e}", file=sys.stderr)
+        print(f"stopstreaming: authentication failed: {_safe(e)}", file=sys.stderr)
         return EXIT_CODES["auth"]
     except ServerUnreachableError as e:
-        print(f"stopstreaming: unreachable: {e}", file=sys.stderr)
+        print(f"stopstreaming: unreachable: {_safe(e)}", file=sys.stderr)
         return EXIT_CODES["unreachable"]
     except ConfigurationError as e:
-        print(f"stopstreaming: {e}", file=sys.stderr)
+        print(f"stopstreaming: {_safe(e)}", file=sys.stderr)
         return EXIT_CODES["usage"]
     except StopStreamingError as e:
-        print(f"stopstreaming: {e}", file=sys.stderr)
+        print(f"stopstreaming: {_safe(e)}", file=sys.stderr)
         return EXIT_CODES["error"]
 
 

@@ -17,6 +17,7 @@ import hmac
 import json
 import os
 import re
+import stat
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,11 +53,22 @@ class _LocalDir:
             raise ConfigurationError(f"fleet directory {self.path} does not exist") from None
 
     def read(self, name: str) -> bytes | None:
+        # Anyone who can write the directory can put a FIFO or a link here: opened without
+        # following links and without waiting, and read only if it is a regular file.
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
         try:
-            with open(os.path.join(self.path, name), "rb") as f:
+            fd = os.open(os.path.join(self.path, name), flags)
+        except OSError:
+            return None  # the query ended between the listing and the read, or not a file
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            with os.fdopen(fd, "rb", closefd=False) as f:
                 return f.read(64 * 1024)
         except OSError:
-            return None  # the query ended between the listing and the read
+            return None
+        finally:
+            os.close(fd)
 
     def write(self, name: str, data: bytes) -> None:
         tmp = os.path.join(self.path, f".{name}.{uuid.uuid4().hex}.tmp")
@@ -132,7 +144,7 @@ def _why_unverified(token: str | None, marker: dict[str, Any]) -> str | None:
     proof = marker.get("proof")
     if not isinstance(proof, str) or not proof:
         return "its marker carries no proof of the token (a driver without a token, or not a driver's marker)"
-    if not hmac.compare_digest(proof, marker_proof(token, marker)):
+    if not hmac.compare_digest(proof.encode("utf-8", "replace"), marker_proof(token, marker).encode()):
         return "its marker's proof does not match the fleet's token (another token, or a forged marker)"
     return None
 
@@ -185,8 +197,8 @@ class Fleet:
             raw = self._dir.read(name)
             try:
                 m = json.loads(raw or b"")
-            except ValueError:
-                continue  # an empty (0.x style) or half-written marker: nothing to tell about it
+            except (ValueError, RecursionError):
+                continue  # empty (0.x style), half-written, or not a marker: nothing to tell about it
             if isinstance(m, dict) and m.get("id") == name:
                 out.append(m)
         return out
@@ -210,9 +222,17 @@ class Fleet:
                 d.error = "the driver serves no HTTP API"
                 continue
             try:
-                d.queries = self.client(d.url).queries()
+                queries = self.client(d.url).queries()
             except StopStreamingError as e:
                 d.error = str(e)
+                continue
+            except (KeyError, TypeError, ValueError) as e:
+                d.error = f"the driver's answer is not a list of queries ({type(e).__name__})"
+                continue
+            if isinstance(queries, list) and all(isinstance(q, dict) and "id" in q for q in queries):
+                d.queries = queries
+            else:
+                d.error = "the driver's answer is not a list of queries"
         return list(by_url.values())
 
     def rows(self) -> list[dict[str, Any]]:

@@ -89,7 +89,12 @@ final class StopDirectory(
       .filter(st => SafeFiles.isRegularFile(fs, st))
       .map(st => st.getPath.getName -> (st.getLen, st.getModificationTime))
       .toMap
-    stopFiles.foreach { case (name, seen) => if (lastStopFiles.get(name).contains(seen)) handleStopFile(name, seen) }
+    stopFiles.foreach { case (name, seen) =>
+      // One file whose name or content trips something must not cost the others, or the markers below.
+      if (lastStopFiles.get(name).contains(seen))
+        try handleStopFile(name, seen)
+        catch { case NonFatal(e) => fileFailures.failed(SafeText.text(s"$name: $e")) }
+    }
     reader.retain(stopFiles.keySet)
     lastStopFiles = stopFiles
     checkedForeign = checkedForeign.filter { case (name, _) => stopFiles.contains(name) }
@@ -113,7 +118,7 @@ final class StopDirectory(
     */
   private def handleStopFile(fileName: String, seen: (Long, Long)): Unit = {
     val target = fileName.stripSuffix(MarkerFiles.StopSuffix)
-    val path = new Path(dir, fileName)
+    val path = child(fileName)
     val ours = !isPlainName(target) || plane.registry.lookup(target) != Lookup.NotFound
     // Another driver's file is read once while it stays the same: only to refuse bad content.
     if (!ours && checkedForeign.get(fileName).contains(seen)) return
@@ -126,10 +131,10 @@ final class StopDirectory(
           ) // still being read: looked at again on the next poll
       catch {
         case NonFatal(e) =>
-          readFailures.failed(s"${SafeText.name(path.toString)} (will retry): ${e.getMessage}"); return
+          readFailures.failed(SafeText.text(s"$path (will retry): ${e.getMessage}")); return
       }
     content match {
-      case Left(why) => readFailures.failed(s"${SafeText.name(path.toString)}: $why")
+      case Left(why) => readFailures.failed(SafeText.text(s"$path: $why"))
       case Right(_) => readFailures.recovered()
     }
     val request = content.flatMap(MarkerFiles.parseStopFile)
@@ -155,12 +160,19 @@ final class StopDirectory(
     outcome.map(SafeText.text).foreach { why =>
       val shown = SafeText.name(path.toString)
       log.warn(s"stop file $shown $why")
-      try SafeFiles.writeWhole(fs, new Path(dir, fileName + ".error"), (why + "\n").getBytes("UTF-8"))
+      try SafeFiles.writeWhole(fs, child(fileName + ".error"), (why + "\n").getBytes("UTF-8"))
       catch { case NonFatal(e) => log.warn(s"could not write $shown.error: ${e.getMessage}") }
     }
   }
 
   private val readFailures = new FailureLog(log, s"reading stop files in $dir")
+  private val fileFailures = new FailureLog(log, s"handling a stop file in $dir")
+
+  /** `dir/name` for any name a listing can return: `new Path(dir, name)` takes a colon in `name` for a scheme. */
+  private def child(name: String): Path = {
+    val u = dir.toUri
+    new Path(u.getScheme, u.getAuthority, u.getPath.stripSuffix("/") + "/" + name)
+  }
   private val reader = new StopFileReader(
     fs,
     plane.threads,

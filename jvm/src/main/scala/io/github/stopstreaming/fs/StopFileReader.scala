@@ -70,25 +70,25 @@ final class StopFileReader(fs: FileSystem, threads: NamedThreads, waitMs: Long, 
     old.execute(() => stuck.decrementAndGet()) // runs once the stuck read returns
     old.shutdown()
     local(path).foreach { p =>
-      val t = new Thread(
-        () =>
-          try {
-            // Read-write opens a FIFO without waiting (on Linux), and gives a reader stuck on it a writer.
-            if (
-              Files
-                .readAttributes(p, classOf[java.nio.file.attribute.BasicFileAttributes], LinkOption.NOFOLLOW_LINKS)
-                .isOther
-            )
-              Files
-                .newByteChannel(p, StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)
-                .close()
-          } catch { case NonFatal(_) => () },
-        s"${NamedThreads.Prefix}fs-release"
-      )
+      val t = new Thread(() => release(p), s"${NamedThreads.Prefix}fs-release")
       t.setDaemon(true)
       t.start()
     }
   }
+
+  /** Gives a reader stuck on the FIFO at `p` (or behind a link at `p`) a writer: opened read-write, a FIFO opens at
+    * once on Linux, and the stuck `open()` returns. Nothing is written.
+    */
+  private def release(p: java.nio.file.Path): Unit =
+    try {
+      val target = if (Files.isSymbolicLink(p)) p.resolveSibling(Files.readSymbolicLink(p)) else p
+      // A FIFO only (S_IFIFO): opening a device could have effects of its own.
+      val mode = Files.getAttribute(target, "unix:mode", LinkOption.NOFOLLOW_LINKS).asInstanceOf[Int]
+      if ((mode & 0xf000) == 0x1000)
+        Files
+          .newByteChannel(target, StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)
+          .close()
+    } catch { case NonFatal(_) => () }
 
   /** A local path that is now something else than a regular file (object stores hold nothing else). */
   private def notRegular(p: Path): Boolean =

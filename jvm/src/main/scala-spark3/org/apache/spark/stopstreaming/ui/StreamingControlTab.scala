@@ -15,7 +15,8 @@ private[spark] final class StreamingControlTab(content: ControlTabContent)
     override def render(request: HttpServletRequest): Seq[Node] = {
       // Jetty answers the handler's path without the slash with a redirect, which a POST would not survive.
       val action = UIUtils.prependBaseUri(request, s"/${StreamingControlTab.Prefix}/stop/")
-      val message = Option(request.getParameter("message")).map(_.take(300))
+      // Only what the tab itself said: a link cannot make the tab show a stranger's text beside its token field.
+      val message = Option(request.getParameter("done")).flatMap(content.recall)
       ControlTab.page(
         request,
         "Streaming Control",
@@ -33,7 +34,10 @@ private[spark] final class StreamingControlTab(content: ControlTabContent)
             req.getRemoteUser,
             Option(req.getParameter("id")),
             Option(req.getParameter("mode")),
-            Option(req.getParameter("token")).orElse(Secrets.bearerToken(Option(req.getHeader("Authorization")))),
+            // The form's field or the header; never the URL, where tokens end up in logs and history.
+            Option(req.getParameter("token"))
+              .filter(_ => !Option(req.getQueryString).exists(_.contains("token")))
+              .orElse(Secrets.bearerToken(Option(req.getHeader("Authorization")))),
             Option(req.getHeader("Origin")),
             Option(req.getHeader("Host")),
             Option(req.getRemoteAddr)
@@ -42,7 +46,7 @@ private[spark] final class StreamingControlTab(content: ControlTabContent)
         result match {
           case Right(done) =>
             val back = UIUtils.prependBaseUri(req, s"/${StreamingControlTab.Prefix}/")
-            resp.sendRedirect(back + "?message=" + java.net.URLEncoder.encode(done, "UTF-8"))
+            resp.sendRedirect(back + "?done=" + content.remember(done))
           case Left((code, why)) =>
             resp.setContentType("text/plain; charset=utf-8")
             resp.sendError(code, why)

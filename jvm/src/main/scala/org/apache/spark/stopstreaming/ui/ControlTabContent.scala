@@ -35,6 +35,20 @@ private[spark] final class ControlTabContent(
 ) {
   private val token = plane.settings.token
 
+  // The outcomes of the latest stops, by a random id the redirect after a stop carries back to the tab.
+  private val outcomes = new java.util.LinkedHashMap[String, String]() {
+    override def removeEldestEntry(e: java.util.Map.Entry[String, String]): Boolean = size > 32
+  }
+
+  /** Keeps a stop's outcome to show once the browser comes back; returns its id. */
+  def remember(outcome: String): String = outcomes.synchronized {
+    val id = java.util.UUID.randomUUID().toString
+    outcomes.put(id, outcome)
+    id
+  }
+
+  def recall(id: String): Option[String] = outcomes.synchronized(Option(outcomes.get(id)))
+
   def canStop(user: String): Boolean = ui.killEnabled && ui.securityManager.checkModifyPermissions(user)
 
   private def whyNoStop(user: String): Option[String] =
