@@ -247,6 +247,13 @@ def test_the_fleet_sends_the_token_only_to_drivers_whose_marker_proves_it(start_
     for m in planted:
         with open(os.path.join(shared, m["id"]), "w") as f:
             json.dump({"runId": m["id"], "driverHost": "evil", **m}, f)
+    # Markers that are no markers: a FIFO, JSON nested past Python's recursion limit, a proof that
+    # is not ASCII. Each is skipped or unverified; none hangs or crashes the fleet.
+    os.mkfifo(os.path.join(shared, "00000000-0000-4000-8000-000000000004"))
+    with open(os.path.join(shared, "00000000-0000-4000-8000-000000000005"), "w") as f:
+        f.write("[" * 60000)
+    with open(os.path.join(shared, "00000000-0000-4000-8000-000000000006"), "w") as f:
+        json.dump({"id": "00000000-0000-4000-8000-000000000006", "controlUrl": trap_url, "proof": "é"}, f)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STOPSTREAMING_")}
     env["STOPSTREAMING_TOKEN"] = TOKEN
     try:
@@ -346,6 +353,9 @@ def test_a_stop_file_with_a_duplicate_key_is_refused_and_errors_are_escaped(star
     shared = str(tmp_path / "stops")
     os.makedirs(shared)
     d = start_driver(_options(shared), "victim")
+    # A name Hadoop's Path takes for a scheme: before, it aborted every poll of the directory.
+    with open(os.path.join(shared, "x:y.stop"), "w") as f:
+        f.write("{}")
     with open(os.path.join(shared, "victim.stop"), "w") as f:
         f.write('{"mode":"graceful","mode":"immediate"}')
     error = os.path.join(shared, "victim.stop.error")
