@@ -38,7 +38,7 @@ def engine() -> Iterator[docker_images.Engine]:
     try:
         eng = docker_images.start_engine()
     except docker_images.EngineUnavailable as e:
-        pytest.fail(f"the Docker engine is needed by these tests and could not be started: {e}")
+        pytest.fail(f"these tests need the Docker engine, which could not be started: {e}", pytrace=False)
     # testcontainers reads these when it is imported: this engine, and no reaper image (no registry).
     os.environ["DOCKER_HOST"] = eng.host
     os.environ["TESTCONTAINERS_RYUK_DISABLED"] = "true"
