@@ -10,7 +10,6 @@ Containers share the host's network (`--network host`) and every server in them 
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -31,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 APPS = Path(__file__).resolve().with_name("apps")
 # A query stopped gracefully ends within its batch; `docker stop` waits this long before SIGKILL.
 STOP_GRACE_S = 60
+# On every container the tests start, so that a run cut short (a timeout, a kill) is cleaned up by the next.
+LABEL = "io.github.stopstreaming.test"
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +40,17 @@ def engine() -> Iterator[docker_images.Engine]:
         eng = docker_images.start_engine()
     except docker_images.EngineUnavailable as e:
         pytest.fail(f"these tests need the Docker engine, which could not be started: {e}", pytrace=False)
-    # testcontainers reads these when it is imported: this engine, and no reaper image (no registry).
-    os.environ["DOCKER_HOST"] = eng.host
-    os.environ["TESTCONTAINERS_RYUK_DISABLED"] = "true"
-    yield eng
-    eng.stop()
+    try:
+        left = eng.docker("ps", "-aq", "--filter", f"label={LABEL}").stdout.split()
+        if left:
+            eng.docker("rm", "-f", *left)
+        with pytest.MonkeyPatch.context() as env:
+            # For testcontainers (read when it is imported): this engine, and no reaper image (no registry).
+            env.setenv("DOCKER_HOST", eng.host)
+            env.setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+            yield eng
+    finally:
+        eng.stop()
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +72,7 @@ def _container(
 ) -> Any:
     from testcontainers.core.container import DockerContainer
 
-    c = DockerContainer(image).with_command(command).with_kwargs(network_mode="host")
+    c = DockerContainer(image).with_command(command).with_kwargs(network_mode="host", labels={LABEL: "1"})
     for k, v in env.items():
         c = c.with_env(k, v)
     for host, (inside, mode) in volumes.items():
