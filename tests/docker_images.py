@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import inspect
 import os
 import re
 import shutil
@@ -162,7 +163,7 @@ def _debian_suite_and_mirror() -> tuple[str, str]:
 def debian_base(engine: Engine) -> str:
     """A minimal Debian image of this host's release, made by debootstrap and docker import."""
     suite, mirror = _debian_suite_and_mirror()
-    tag = f"stopstreaming-test/debian:{suite}-{_sha(suite, mirror, '--variant=minbase', 'chmod 755 /')}"
+    tag = f"stopstreaming-test/debian:{suite}-{_sha(suite, mirror, inspect.getsource(debian_base))}"
     if engine.has_image(tag):
         return tag
     DATA_ROOT.mkdir(parents=True, exist_ok=True)
@@ -211,7 +212,8 @@ def spark_base(engine: Engine, debian: str) -> str:
 
     pkg = Path(pyspark.__file__).parent
     certs = sorted(glob.glob("/usr/local/share/ca-certificates/*.crt"))
-    inputs = [debian, pyspark.__version__]
+    # The recipe is an input too: how the context is staged is part of the image.
+    inputs = [debian, pyspark.__version__, inspect.getsource(spark_base), inspect.getsource(_link_tree)]
     inputs += [(SPARK_IMAGE_DIR / n).read_text() for n in ("Dockerfile", "entrypoint.sh")]
     inputs += [Path(c).read_text() for c in certs]
     tag = f"stopstreaming-test/spark:{pyspark.__version__}-{_sha(*inputs)}"
@@ -231,8 +233,7 @@ def spark_base(engine: Engine, debian: str) -> str:
             _link_tree(pkg / d, opt / "spark" / d)
         _link_tree(pkg / "python" / "lib", opt / "spark" / "python" / "lib")
         _link_tree(pkg, opt / "spark" / "python" / "pyspark", skip={"jars", "bin", "sbin", "python"})
-        for d in ("work-dir", "conf"):
-            (opt / "spark" / d).mkdir()
+        (opt / "spark" / "work-dir").mkdir()  # and no conf/: the official image has none
         engine.docker(
             "build", "--network", "host", "--quiet", "--build-arg", f"DEBIAN_IMAGE={debian}", "-t", tag, ctx,
             timeout=1200,
