@@ -1,5 +1,10 @@
 """`make demo`: a local Spark driver with the plugin, two streaming queries, and the control
-server on localhost:8558. It runs until its queries are stopped from outside, then exits 0."""
+server on localhost:8558. It runs until its queries are stopped from outside, then exits 0.
+
+In a container (docker/compose.yaml) it runs through spark-submit. The environment may set
+DEMO_MASTER, DEMO_PORT, DEMO_CHECKPOINTS (a directory that outlives the run; a new temporary one by
+default), DEMO_URL (the control URL as its reader reaches it, for the printed examples) and
+STOPSTREAMING_TOKEN."""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 
-import requests
 from pyspark.sql import SparkSession
 
 import stopstreaming
@@ -27,7 +32,9 @@ def main() -> int:
     spark = stopstreaming.configure(builder, rest_port=PORT).getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     url = stopstreaming.control_url(spark)
-    checkpoints = tempfile.mkdtemp(prefix="stopstreaming-demo-")
+    shown = os.environ.get("DEMO_URL", url)
+    token = os.environ.get("STOPSTREAMING_TOKEN")
+    checkpoints = os.environ.get("DEMO_CHECKPOINTS") or tempfile.mkdtemp(prefix="stopstreaming-demo-")
 
     def orders(df, batch_id):
         n = df.count()
@@ -50,35 +57,43 @@ def main() -> int:
         .start()
     )
 
+    # The token is named, not shown: `export STOPSTREAMING_TOKEN=...` in the other terminal first.
+    auth = ' -H "Authorization: Bearer $STOPSTREAMING_TOKEN"' if token else ""
     print(
         f"""
-stopstreaming demo: control server at {url}
+stopstreaming demo: control server at {shown}
   queries: demo-orders ({q1.id}), demo-clicks ({q2.id})
 
-Try this from another terminal:
-  curl -s {url}/api/v1/health
-  curl -s {url}/api/v1/queries
-  curl -s -X POST '{url}/api/v1/queries/demo-orders/stop?wait=30s'    # graceful: the batch finishes
-  curl -s -X POST {url}/stop/{q2.id}    # the seed's path
-  stopstreaming --url {url} stop demo-clicks --when in:30s    # a scheduled stop, PENDING until then
-Or open {url}/ in a browser: the control page, with stop buttons.
-The demo exits once both queries have stopped (Ctrl-C stops them gracefully too).
+Try this from another terminal{" (with STOPSTREAMING_TOKEN set to the driver's token)" if token else ""}:
+  curl -s{auth} {shown}/api/v1/health
+  curl -s{auth} {shown}/api/v1/queries
+  curl -s{auth} -X POST '{shown}/api/v1/queries/demo-orders/stop?wait=30s'    # graceful: the batch finishes
+  curl -s{auth} -X POST {shown}/stop/{q2.id}    # the 0.x API's path
+  stopstreaming --url {shown} stop demo-clicks --when in:30s    # a scheduled stop, PENDING until then
+Or open {shown}/ in a browser: the control page, with stop buttons.
+The demo exits once both queries have stopped (Ctrl-C or SIGTERM stops them gracefully too).
 """,
         flush=True,
     )
 
-    def stop_all(*_: object) -> None:
-        for q in spark.streams.active:
-            requests.post(f"{url}/api/v1/queries/{q.id}/stop", params={"wait": "60s"}, timeout=90)
-
-    signal.signal(signal.SIGTERM, lambda *_: stop_all())
+    # The handler only raises a flag: the main thread may be inside a Py4J call when the signal
+    # comes, and Py4J must not be entered again from a signal handler. (Under spark-submit SIGTERM
+    # goes to the JVM instead, whose shutdown hook stops the queries gracefully.)
+    stop_requested = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
     try:
-        while spark.streams.active:
-            spark.streams.awaitAnyTermination()
-            spark.streams.resetTerminated()
+        while spark.streams.active and not stop_requested.wait(1.0):
+            pass
     except KeyboardInterrupt:
+        stop_requested.set()
+    if stop_requested.is_set():
         print("stopping the demo queries gracefully...", flush=True)
-        stop_all()
+        client = stopstreaming.StopStreamingClient(url, token, timeout=90)
+        for q in (q1, q2):
+            try:
+                client.stop(q.name, wait="60s")
+            except stopstreaming.StopStreamingError as e:
+                print(f"  {q.name}: {e}", flush=True)
     for q in (q1, q2):
         q.awaitTermination()
         print(f"  {q.name}: stopped ({q.status['message']})", flush=True)
