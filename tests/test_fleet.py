@@ -11,7 +11,7 @@ import pytest
 
 from conftest import SCRIPT, wait_for
 from stopstreaming import AmbiguousQueryError, ConfigurationError, QueryNotFoundError
-from stopstreaming.fleet import Fleet
+from stopstreaming.fleet import Fleet, marker_proof
 
 FLEET_TOKEN = "fleet-token-0123456789"
 
@@ -75,6 +75,7 @@ def test_a_driver_out_of_reach_gets_a_stop_file_beside_its_marker(tmp_path):
     qid = str(uuid.uuid4())
     marker = {"id": qid, "runId": str(uuid.uuid4()), "name": "far", "driverHost": "10.0.0.9",
               "controlUrl": "http://127.0.0.1:9", "startedAt": "2026-11-22T00:00:00Z"}  # fmt: skip
+    marker["proof"] = marker_proof(FLEET_TOKEN, marker)  # as a driver holding the fleet's token writes it
     with open(os.path.join(shared, qid), "w") as f:
         json.dump(marker, f)
     out = fleet_cli(shared, "list")
