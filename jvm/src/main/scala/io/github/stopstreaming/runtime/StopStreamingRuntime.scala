@@ -7,7 +7,7 @@ import scala.util.control.NonFatal
 import io.github.stopstreaming.core._
 import io.github.stopstreaming.fs.{ConfFile, MarkerWatcher}
 import io.github.stopstreaming.observe.{AuditSinks, QueryMetrics, StopStreamingMetrics}
-import io.github.stopstreaming.rest.{ControlServers, Tls}
+import io.github.stopstreaming.rest.{ControlServers, PortReservations, Tls}
 import io.github.stopstreaming.shutdown.ShutdownDrain
 import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.fs.Path
@@ -106,7 +106,7 @@ final class StopStreamingRuntime private (
     StopPaths.check(stopPath).left.foreach(m => throw new IllegalArgumentException(s"stopPath: $m"))
     if (port < 0 || port > 65535) throw new IllegalArgumentException(s"port: $port is outside 0..65535")
     val host =
-      if (requestedHost == defaultHost && settings.token.isEmpty) {
+      if (StopStreamingRuntime.narrowed(settings, requestedHost, defaultHost) != requestedHost) {
         log.warn(
           s"stop server on port $port: no token is configured, so it binds to 127.0.0.1 instead of " +
             s"$defaultHost. Set spark.stopstreaming.auth.token (or STOPSTREAMING_TOKEN) to accept stops from other hosts."
@@ -178,6 +178,30 @@ object StopStreamingRuntime {
     catch { case NonFatal(e) => rt.close(); throw e }
     rt
   }
+
+  /** The host a query's own stop server binds: without a token, the 0.x default host (all interfaces) becomes
+    * loopback; any other host is used as given.
+    */
+  private def narrowed(settings: ControlSettings, requestedHost: String, defaultHost: String): String =
+    if (requestedHost == defaultHost && settings.token.isEmpty) "127.0.0.1" else requestedHost
+
+  /** When no control plane runs yet, binds the port a query's own stop server will use before the control plane
+    * starts (which takes a while on a loaded machine), so a client that posts right away finds it listening; the
+    * server started later answers what waited. Returns the reserved port, to [[releasePort]] once attached; None when
+    * there is nothing to reserve (a plane runs, port 0, or the bind failed, which the normal path then reports).
+    */
+  def reservePort(conf: => Map[String, String], requestedHost: String, port: Int, defaultHost: String): Option[Int] =
+    if (port <= 0 || current.isDefined) None
+    else
+      try {
+        val settings = ControlSettings.fromConf(conf)
+        if (PortReservations.reserve(narrowed(settings, requestedHost, defaultHost), port, settings.tls.isDefined))
+          Some(port)
+        else None
+      } catch { case NonFatal(_) => None }
+
+  /** Closes a reservation that no server took over (the control plane failed to start, say). */
+  def releasePort(port: Int): Unit = PortReservations.release(port)
 
   /** Stops the given runtime if it is the current one. */
   def shutdown(rt: StopStreamingRuntime): Unit = synchronized {
