@@ -194,11 +194,25 @@ object StopStreamingRuntime {
     if (port <= 0 || current.isDefined) None
     else
       try {
-        val settings = ControlSettings.fromConf(conf)
-        if (PortReservations.reserve(narrowed(settings, requestedHost, defaultHost), port, settings.tls.isDefined))
-          Some(port)
-        else None
+        // Not the whole settings (their first parse costs more than the bind on a loaded machine): only whether a
+        // token is set (it decides the host) and whether TLS may be on (then the normal path binds, a little later).
+        val c = conf
+        def given(k: String) = c.get(k).exists(_.trim.nonEmpty)
+        val token = given(EarlyKeys(0)) || given(EarlyKeys(1)) || sys.env.get(EarlyKeys(3)).exists(_.trim.nonEmpty)
+        val tls = given(EarlyKeys(2)) || c.keys.exists(_.startsWith("spark.ssl."))
+        val host = if (requestedHost == defaultHost && !token) "127.0.0.1" else requestedHost
+        if (!tls && PortReservations.reserve(host, port, https = false)) Some(port) else None
       } catch { case NonFatal(_) => None }
+
+  /** What [[reservePort]] reads by name (auth.token, auth.tokenFile, rest.ssl.keyStore, the token's environment
+    * variable); a test checks them against their declarations in `Settings`.
+    */
+  private[stopstreaming] val EarlyKeys: IndexedSeq[String] = IndexedSeq(
+    "spark.stopstreaming.auth.token",
+    "spark.stopstreaming.auth.tokenFile",
+    "spark.stopstreaming.rest.ssl.keyStore",
+    "STOPSTREAMING_TOKEN"
+  )
 
   /** Closes a reservation that no server took over (the control plane failed to start, say). */
   def releasePort(port: Int): Unit = PortReservations.release(port)
