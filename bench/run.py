@@ -345,7 +345,9 @@ def port_ready_child(way: str) -> None:
         for b in busy:
             b.kill()
     q.awaitTermination()
-    print(json.dumps({"listening_ms": round(listening, 2), "answered_ms": round(answered, 2), "status": r.status_code}))
+    figures = {"listening_ms": round(listening, 2), "answered_ms": round(answered, 2)}
+    figures["status"] = r.status_code
+    print(json.dumps(figures))
     spark.stop()
 
 

@@ -215,7 +215,8 @@ def test_the_cli_waits_for_a_drain_and_exits_0(spark, api, tmp_path):
 def test_a_wait_on_a_pending_stop_runs_out_with_202_or_ends_with_a_cancel(spark, api):
     q = (
         spark.readStream.format("rate-micro-batch").option("rowsPerBatch", 5).load()
-        .writeStream.format("noop").queryName("never-dry-wait").trigger(processingTime="300 milliseconds").start()
+        .writeStream.format("noop").queryName("never-dry-wait")
+        .trigger(processingTime="300 milliseconds").start()
     )  # fmt: skip
     wait_for(lambda: q.lastProgress is not None, timeout=60)
     t0 = time.monotonic()

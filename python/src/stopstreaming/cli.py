@@ -252,7 +252,7 @@ def _fleet(args: argparse.Namespace) -> int:
 
 
 def _still_running(args: argparse.Namespace, q: dict[str, Any]) -> int:
-    """The exit code of a ``stop --wait`` answered while the query still runs."""
+    """Say why a ``stop --wait`` was answered while the query still runs; return the exit code."""
     if not q.get("stop"):
         # The server answers a waiter as soon as the conditional stop it waited for is cancelled.
         print(f"stopstreaming: the pending stop of {args.query} was cancelled during --wait", file=sys.stderr)
