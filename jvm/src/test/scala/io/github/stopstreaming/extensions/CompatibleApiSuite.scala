@@ -185,8 +185,8 @@ class CompatibleApiSuite extends AnyFunSuite with Eventually with BeforeAndAfter
 
   test("a port named by RestStopConfig is bound before the control plane starts, and then served") {
     import io.github.stopstreaming.core.Settings
-    val early = Seq(Settings.AuthToken.fullKey, Settings.AuthTokenFile.fullKey, Settings.SslKeyStore.fullKey)
-    assert(StopStreamingRuntime.EarlyKeys == early :+ Settings.TokenEnv, "the early bind reads these settings")
+    val readEarly = Seq(Settings.AuthToken.fullKey, Settings.AuthTokenFile.fullKey, Settings.SslKeyStore.fullKey)
+    assert(StopStreamingRuntime.EarlyKeys == readEarly :+ Settings.TokenEnv, "the early bind reads these settings")
     val port = freePort()
     val reserved = StopStreamingRuntime.reservePort(Map.empty, "127.0.0.1", port, RestStopConfig.DefaultHost)
     // A control plane runs already in this JVM: nothing to reserve, the port is served at once by the normal path.
