@@ -4,7 +4,15 @@ import java.util.concurrent.{TimeUnit, TimeoutException}
 
 import scala.concurrent.blocking
 
-import io.github.stopstreaming.core.{CancelOutcome, StopCondition, StopMode, StopOutcome, StopRequest, StopSource, StopState}
+import io.github.stopstreaming.core.{
+  CancelOutcome,
+  StopCondition,
+  StopMode,
+  StopOutcome,
+  StopRequest,
+  StopSource,
+  StopState
+}
 import io.github.stopstreaming.extensions.conf.{FileSystemStopConfig, RestStopConfig, StopConfig}
 import io.github.stopstreaming.plugin.SessionAttach
 import io.github.stopstreaming.runtime.StopStreamingRuntime

@@ -6,8 +6,8 @@ import java.util.concurrent.ConcurrentHashMap
 import com.sun.net.httpserver.{HttpServer, HttpsServer}
 
 /** Ports bound ahead of their control server. A 0.x-API caller names a port and posts to it moments later; binding it
-  * first (a few milliseconds) lets the kernel accept those connections while the rest of the control plane starts,
-  * and the server that then takes the port over answers them. A reserved server is bound, not started.
+  * first (a few milliseconds) lets the kernel accept those connections while the rest of the control plane starts, and
+  * the server that then takes the port over answers them. A reserved server is bound, not started.
   */
 private[stopstreaming] object PortReservations {
   private val byPort = new ConcurrentHashMap[Integer, HttpServer]()

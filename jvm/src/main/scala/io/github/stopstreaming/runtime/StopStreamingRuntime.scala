@@ -179,16 +179,16 @@ object StopStreamingRuntime {
     rt
   }
 
-  /** The host a query's own stop server binds: without a token, the 0.x default host (all interfaces) becomes
-    * loopback; any other host is used as given.
+  /** The host a query's own stop server binds: without a token, the 0.x default host (all interfaces) becomes loopback;
+    * any other host is used as given.
     */
   private def narrowed(settings: ControlSettings, requestedHost: String, defaultHost: String): String =
     if (requestedHost == defaultHost && settings.token.isEmpty) "127.0.0.1" else requestedHost
 
-  /** When no control plane runs yet, binds the port a query's own stop server will use before the control plane
-    * starts (which takes a while on a loaded machine), so a client that posts right away finds it listening; the
-    * server started later answers what waited. Returns the reserved port, to [[releasePort]] once attached; None when
-    * there is nothing to reserve (a plane runs, port 0, or the bind failed, which the normal path then reports).
+  /** When no control plane runs yet, binds the port a query's own stop server will use before the control plane starts
+    * (which takes a while on a loaded machine), so a client that posts right away finds it listening; the server
+    * started later answers what waited. Returns the reserved port, to [[releasePort]] once attached; None when there is
+    * nothing to reserve (a plane runs, port 0, or the bind failed, which the normal path then reports).
     */
   def reservePort(conf: => Map[String, String], requestedHost: String, port: Int, defaultHost: String): Option[Int] =
     if (port <= 0 || current.isDefined) None
