@@ -46,7 +46,7 @@ def dist(values: list[float], *ps: int) -> dict:
     return {**{f"p{p}": pct(values, p) for p in ps}, "n": len(values)}
 
 
-def session(plugin: bool, stop_dir: str | None = None):
+def session(plugin: bool, stop_dir: str | None = None, jar_only: bool = False):
     from pyspark.sql import SparkSession
 
     b = (
@@ -64,6 +64,8 @@ def session(plugin: bool, stop_dir: str | None = None):
             fs_stop_dir=stop_dir,
             fs_poll_interval=f"{POLL_MS}ms",
         )
+    if jar_only:  # the jar on the class path, no plugin: the control plane starts at the first API call
+        b = b.config("spark.jars", stopstreaming.jar_path())
     s = b.getOrCreate()
     s.sparkContext.setLogLevel("ERROR")
     return s
@@ -302,6 +304,75 @@ def dynconf_figures(spark, url: str, out: dict) -> None:
     out["dynconf_read_us_python"] = round((time.perf_counter() - t0) / 2000 * 1e6, 2)
 
 
+def port_ready_child(way: str) -> None:
+    """Run in a fresh driver (no plugin, so the first call starts the control plane, as with the
+    0.x library): call the 0.x API's REST attach on a free port, from a thread as the 0.x tests do
+    from a Future, and time until the port accepts a connection and until a POST is answered.
+    `previous` starts the control plane first, then binds the port (the order before this change).
+    The machine is loaded meanwhile: two busy processes, one per core, plus the running query."""
+    import socket
+
+    spark = session(plugin=False, jar_only=True)
+    q = spark.readStream.format("rate").load().writeStream.format("noop").start()
+    wait_until(lambda: q.lastProgress is not None, 120)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    jvm, jspark, jsq = spark._jvm, spark._jsparkSession, q._jsq
+    pkg = jvm.io.github.stopstreaming
+
+    def attach() -> None:
+        if way == "early":  # what awaitExternalTermination(RestStopConfig(port)) runs
+            pkg.plugin.SessionAttach.attachRest(jspark, jsq, "0.0.0.0", port, "/stop", "0.0.0.0")
+        else:
+            rt = pkg.plugin.SessionAttach.runtimeFor(jspark)
+            rt.attachRest(rt.plane().register(jsq), "0.0.0.0", port, "/stop", "0.0.0.0")
+
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    try:
+        time.sleep(0.3)
+        t0 = time.perf_counter()
+        threading.Thread(target=attach, daemon=True).start()
+        while True:
+            with socket.socket() as c:
+                if c.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.0005)
+        listening = (time.perf_counter() - t0) * 1000
+        r = requests.post(f"http://127.0.0.1:{port}/stop/{q.id}", timeout=60)
+        answered = (time.perf_counter() - t0) * 1000
+    finally:
+        for b in busy:
+            b.kill()
+    q.awaitTermination()
+    figures = {"listening_ms": round(listening, 2), "answered_ms": round(answered, 2)}
+    figures["status"] = r.status_code
+    print(json.dumps(figures))
+    spark.stop()
+
+
+def port_ready_figures(out: dict, samples: int = 5) -> None:
+    """Call to listening port of the 0.x API's REST config, each sample in a fresh loaded driver."""
+    runs: dict[str, list[dict]] = {"early": [], "previous": []}
+    for i in range(samples):
+        for way in runs:  # alternated, so drift on the machine hits both ways alike
+            stage(f"port readiness: {way} ({i + 1}/{samples})")
+            child = subprocess.run([sys.executable, __file__, "--port-ready", way],
+                                   capture_output=True, text=True, check=True)  # fmt: skip
+            runs[way].append(json.loads(child.stdout.strip().splitlines()[-1]))
+    fig = {}
+    for way, rs in runs.items():
+        fig[way] = {
+            "listening_ms": dist([r["listening_ms"] for r in rs], 50, 90),
+            "answered_ms": dist([r["answered_ms"] for r in rs], 50, 90),
+            "statuses": sorted({r["status"] for r in rs}),
+        }
+    fig["listening_ratio_previous_to_early"] = round(
+        fig["previous"]["listening_ms"]["p50"] / max(fig["early"]["listening_ms"]["p50"], 0.01), 1
+    )
+    out["port_ready"] = fig
+
+
 def wait_until(predicate, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -320,6 +391,8 @@ def main() -> None:
         [sys.executable, __file__, "--baseline"], capture_output=True, text=True, check=True
     )
     baseline = json.loads(child.stdout.strip().splitlines()[-1])["median_batch_ms"]
+
+    port_ready_figures(out)
 
     spark = session(plugin=True, stop_dir=stop_dir)
     url = stopstreaming.control_url(spark)
@@ -371,6 +444,12 @@ def fs_calls_per_poll() -> dict:
 def only(stage_name: str) -> None:
     """`bench/run.py --only dynconf`: one stage again, its figures merged into the last results."""
     out = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if stage_name == "port-ready":
+        port_ready_figures(out)
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(out, indent=2))
+        print(json.dumps(out["port_ready"], indent=2))
+        return
     spark = session(plugin=True, stop_dir=tempfile.mkdtemp(prefix="bench-stop-"))
     url = stopstreaming.control_url(spark)
     {"dynconf": dynconf_figures, "replays": replay_figures}[stage_name](spark, url, out)
@@ -382,6 +461,8 @@ def only(stage_name: str) -> None:
 if __name__ == "__main__":
     if "--baseline" in sys.argv:
         baseline_child()
+    elif "--port-ready" in sys.argv:
+        port_ready_child(sys.argv[sys.argv.index("--port-ready") + 1])
     elif "--only" in sys.argv:
         only(sys.argv[sys.argv.index("--only") + 1])
     else:

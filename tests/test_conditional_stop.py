@@ -171,3 +171,90 @@ def test_a_stop_file_takes_the_same_conditions(spark, api, stop_dir):
     wait_for(lambda: (api.query("file-when")["stop"] or {}).get("state") == "PENDING", timeout=30)
     assert api.query("file-when")["stop"]["source"] == "file"
     assert q.isActive
+
+
+def _files(src: str, files: int, rows: int) -> None:
+    os.makedirs(src)
+    for i in range(files):
+        with open(os.path.join(src, f"part-{i:02d}.txt"), "w") as f:
+            f.write("".join(f"file {i} row {r}\n" for r in range(rows)))
+
+
+def test_a_drain_with_wait_is_answered_200_stopped_once_drained(spark, api, tmp_path):
+    src = str(tmp_path / "in")
+    _files(src, 5, 10)
+    sink = RowSink()
+    q = _file_query(spark, src, str(tmp_path / "ckpt"), sink, "drain-wait-http")
+    t0 = time.monotonic()
+    r = api.post("/api/v1/queries/drain-wait-http/stop", params={"when": "caught-up", "wait": "180s"})
+    took = time.monotonic() - t0
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["active"] is False and body["stop"]["state"] == "STOPPED", body
+    assert "caught-up" in (body["stop"]["detail"] or "")
+    # The answer came after the drain, not at once: every file was a batch of its own before it.
+    assert [b for b, _ in sink.batches] == list(range(5)), sink.batches
+    assert took >= 5 * sink.seconds
+    q.awaitTermination(30)
+    assert not q.isActive
+
+
+def test_the_cli_waits_for_a_drain_and_exits_0(spark, api, tmp_path):
+    src = str(tmp_path / "in")
+    _files(src, 4, 10)
+    sink = RowSink()
+    q = _file_query(spark, src, str(tmp_path / "ckpt"), sink, "drain-wait-cli")
+    out = run_cli(api, "stop", "drain-wait-cli", "--when", "caught-up", "--wait", "3m")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "STOPPED" in out.stdout
+    assert [b for b, _ in sink.batches] == list(range(4)), sink.batches
+    q.awaitTermination(30)
+    assert not q.isActive
+
+
+def test_a_wait_on_a_pending_stop_runs_out_with_202_or_ends_with_a_cancel(spark, api):
+    q = (
+        spark.readStream.format("rate-micro-batch").option("rowsPerBatch", 5).load()
+        .writeStream.format("noop").queryName("never-dry-wait")
+        .trigger(processingTime="300 milliseconds").start()
+    )  # fmt: skip
+    wait_for(lambda: q.lastProgress is not None, timeout=60)
+    t0 = time.monotonic()
+    r = api.post("/api/v1/queries/never-dry-wait/stop", params={"when": "caught-up", "wait": "2s"})
+    took = time.monotonic() - t0
+    assert r.status_code == 202, r.text
+    assert r.json()["stop"]["state"] == "PENDING" and r.json()["active"] is True
+    assert 1.9 <= took < 30, took
+    out = run_cli(api, "stop", "never-dry-wait", "--when", "caught-up", "--wait", "1s")
+    assert out.returncode == 6, out.stdout + out.stderr
+
+    # A cancel answers a waiter at once: the query runs on, without a stop.
+    answers: list[Any] = []
+    waiter = threading.Thread(
+        target=lambda: answers.append(
+            api.post("/api/v1/queries/never-dry-wait/stop", params={"when": "caught-up", "wait": "120s"})
+        )
+    )
+    waiter.start()
+    wait_for(lambda: (api.query("never-dry-wait")["stop"] or {}).get("state") == "PENDING", timeout=30)
+    time.sleep(0.5)
+    assert not answers, "the waiter was answered before the cancel"
+    t1 = time.monotonic()
+    assert api.request("DELETE", "/api/v1/queries/never-dry-wait/stop").status_code == 200
+    waiter.join(timeout=30)
+    assert answers and time.monotonic() - t1 < 10
+    assert answers[0].status_code == 202 and answers[0].json()["stop"] is None, answers[0].text
+    assert q.isActive
+
+    # A plain stop that replaces a pending one ends the waiter with the query.
+    waiter = threading.Thread(
+        target=lambda: answers.append(
+            api.post("/api/v1/queries/never-dry-wait/stop", params={"when": "caught-up", "wait": "120s"})
+        )
+    )
+    waiter.start()
+    wait_for(lambda: (api.query("never-dry-wait")["stop"] or {}).get("state") == "PENDING", timeout=30)
+    assert api.post("/api/v1/queries/never-dry-wait/stop").status_code in (200, 202)
+    waiter.join(timeout=60)
+    assert len(answers) == 2 and answers[1].status_code == 200, answers[1].text
+    assert answers[1].json()["stop"]["state"] == "STOPPED"

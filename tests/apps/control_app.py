@@ -28,9 +28,13 @@ def main() -> None:
         .appName("control-app")
         .config("spark.sql.shuffle.partitions", "2")
     )
+    jars = spark_conf.pop("spark.jars", None)
     for k, v in spark_conf.items():
         builder = builder.config(k, v)
-    spark = stopstreaming.configure(builder, **options).getOrCreate()
+    builder = stopstreaming.configure(builder, **options)
+    if jars:  # after configure(), which sets spark.jars, keeping its jar (see the README)
+        builder = builder.config("spark.jars", f"{stopstreaming.jar_path()},{jars}")
+    spark = builder.getOrCreate()
     rate = spark.readStream.format("rate").option("rowsPerSecond", 1).load()
     for name in sys.argv[2:]:
         w = rate.writeStream.queryName(name)

@@ -1,7 +1,8 @@
 """The ``stopstreaming`` command: list, show, stop and cancel queries of a driver (or a fleet) over HTTP.
 
 Exit codes: 0 ok, 1 other error, 2 usage, 3 not found, 4 authentication, 5 unreachable,
-6 timed out (the query still ran when ``--wait`` ran out), 7 conflict (``--if-version`` lost),
+6 timed out (the query still ran when ``--wait`` ran out), 7 conflict (``--if-version`` lost, or
+the pending stop waited for was cancelled),
 8 ambiguous (a name that several running queries have: use the id).
 """
 
@@ -271,8 +272,18 @@ def _fleet(args: argparse.Namespace) -> int:
             )
     _print(args, q, [_fleet_row(q)])
     if args.command == "stop" and args.wait and q.get("active"):
-        return EXIT_CODES["timeout"]
+        return _still_running(args, q)
     return EXIT_CODES["ok"]
+
+
+def _still_running(args: argparse.Namespace, q: dict[str, Any]) -> int:
+    """Say why a ``stop --wait`` was answered while the query still runs; return the exit code."""
+    if not q.get("stop"):
+        # The server answers a waiter as soon as the conditional stop it waited for is cancelled.
+        print(f"stopstreaming: the pending stop of {_safe(args.query)} was cancelled during --wait", file=sys.stderr)
+        return EXIT_CODES["conflict"]
+    print(f"stopstreaming: {_safe(args.query)} still runs after --wait {args.wait}", file=sys.stderr)
+    return EXIT_CODES["timeout"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -299,8 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             q = client.stop(args.query, mode=args.mode, timeout=args.timeout, wait=args.wait, when=args.when)
             _print(args, q, [_row(q)])
             if args.wait and q.get("active"):
-                print(f"stopstreaming: {_safe(args.query)} still runs after --wait {args.wait}", file=sys.stderr)
-                return EXIT_CODES["timeout"]
+                return _still_running(args, q)
         return EXIT_CODES["ok"]
     except ConflictError as e:
         print(f"stopstreaming: conflict: {_safe(e)}", file=sys.stderr)

@@ -1,7 +1,7 @@
 package io.github.stopstreaming.core
 
 import java.util.UUID
-import java.util.concurrent.CopyOnWriteArrayList
+import java.util.concurrent.{CompletableFuture, CopyOnWriteArrayList}
 
 import scala.jdk.CollectionConverters._
 
@@ -100,12 +100,15 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
       case Lookup.Running(t) =>
         val timeout = request.timeoutMs.getOrElse(settings.stopTimeoutMs)
         if (request.when == StopCondition.Now || t.stop.isDefined) {
-          t.pending.set(null)
+          val replaced = Option(t.pending.getAndSet(null))
           val mode = request.mode.getOrElse(settings.stopMode)
-          StopOutcome.Accepted(t, stopper.request(t, mode, timeout, source))
+          val state = stopper.request(t, mode, timeout, source)
+          // Whoever waited for the pending stop now waits for this one: it ends the query all the same.
+          replaced.foreach(_.settleAfter(t))
+          StopOutcome.Accepted(t, state)
         } else {
           val p = PendingStop(request.when, timeout, source, caller, java.time.Instant.now())
-          t.pending.set(p)
+          Option(t.pending.getAndSet(p)).foreach(_.settleAfter(t))
           conditions.watch(t)
           StopOutcome.Pending(t, p)
         }
@@ -120,14 +123,25 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
   /** A pending stop's condition held: it becomes a graceful stop through the door, on behalf of its first caller. */
   private def conditionMet(t: StopTarget, p: PendingStop): Unit = {
     val req = StopRequest(Some(StopMode.Graceful), Some(p.timeoutMs))
-    requestStop(t.id.toString, req, p.source, p.caller) match {
-      case StopOutcome.Accepted(q, _) =>
-        var s = q.stopState.get
-        val note = Some(s"condition ${p.condition} met")
-        while (s != null && s.detail.isEmpty && !q.stopState.compareAndSet(s, s.copy(detail = note)))
-          s = q.stopState.get
-      case _ => ()
-    }
+    try
+      requestStop(t.id.toString, req, p.source, p.caller) match {
+        case StopOutcome.Accepted(q, _) =>
+          var s = q.stopState.get
+          val note = Some(s"condition ${p.condition} met")
+          while (s != null && s.detail.isEmpty && !q.stopState.compareAndSet(s, s.copy(detail = note)))
+            s = q.stopState.get
+        case _ => ()
+      }
+    finally p.settleAfter(t)
+  }
+
+  /** Completes when what `outcome` started has settled: an accepted stop has finished, a pending one has fired and
+    * finished (or was cancelled, replaced, or its query ended); at once for the other outcomes. Never fails.
+    */
+  def settled(outcome: StopOutcome): CompletableFuture[Unit] = outcome match {
+    case StopOutcome.Accepted(t, _) => t.stopDone.handle((_, _) => ())
+    case StopOutcome.Pending(_, p) => p.settled
+    case _ => CompletableFuture.completedFuture(())
   }
 
   /** Cancels a pending conditional stop; a stop already under way cannot be taken back. */
@@ -137,6 +151,7 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
         val p = t.pending.getAndSet(null)
         if (p == null) CancelOutcome.NothingPending(t)
         else {
+          p.settleAfter(t)
           tell(_.stopCancelled(t, p, source, caller))
           CancelOutcome.Cancelled(t, p)
         }

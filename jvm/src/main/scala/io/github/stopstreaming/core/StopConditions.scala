@@ -36,7 +36,7 @@ final class StopConditions(threads: NamedThreads, fire: (StopTarget, PendingStop
     waiting.asScala.foreach { t =>
       val p = t.pending.get
       if (p == null || t.stopState.get != null || !t.isRunning) {
-        t.pending.compareAndSet(p, null)
+        if (p != null && t.pending.compareAndSet(p, null)) p.settleAfter(t)
         waiting.remove(t)
       } else if (StopConditions.met(p.condition, StopConditions.look(t, p.condition))) {
         // Only the request that is still pending fires; a newer one (or a cancel) has replaced it otherwise.
@@ -53,7 +53,11 @@ final class StopConditions(threads: NamedThreads, fire: (StopTarget, PendingStop
     // watch() adds before it looks at `ticking` under this lock, so no target is left without a tick.
   }
 
-  def close(): Unit = scheduler.shutdownNow()
+  /** Stops watching; whoever waits for a pending stop is answered (the query runs on, its stop still pending). */
+  def close(): Unit = {
+    scheduler.shutdownNow()
+    waiting.asScala.foreach(t => Option(t.pending.get).foreach(_.settled.complete(())))
+  }
 }
 
 object StopConditions {

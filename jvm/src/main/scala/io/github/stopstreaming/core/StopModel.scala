@@ -161,6 +161,16 @@ final case class PendingStop(
     since: Instant
 ) {
 
+  /** Completed once this pending stop is settled: its condition fired and the stop it became finished, or it was
+    * cancelled, replaced by another condition, or its query ended. Waiters (`wait=`) hang on it, holding no thread.
+    */
+  val settled = new java.util.concurrent.CompletableFuture[Unit]()
+
+  /** Settles this pending stop, which was just taken off `t`: at once, or when the stop under way there finishes. */
+  def settleAfter(t: StopTarget): Unit =
+    if (t.stopState.get == null) settled.complete(())
+    else t.stopDone.whenComplete((_, _) => settled.complete(()))
+
   /** How views show it: a stop in phase PENDING, requested at `since`. */
   def asState: StopState =
     StopState(StopPhase.Pending, StopMode.Graceful, source, timeoutMs, since, None, Some(s"waiting for $condition"))

@@ -1,6 +1,18 @@
 package io.github.stopstreaming.extensions
 
-import io.github.stopstreaming.core.{CancelOutcome, StopCondition, StopMode, StopOutcome, StopRequest, StopSource, StopState}
+import java.util.concurrent.{TimeUnit, TimeoutException}
+
+import scala.concurrent.blocking
+
+import io.github.stopstreaming.core.{
+  CancelOutcome,
+  StopCondition,
+  StopMode,
+  StopOutcome,
+  StopRequest,
+  StopSource,
+  StopState
+}
 import io.github.stopstreaming.extensions.conf.{FileSystemStopConfig, RestStopConfig, StopConfig}
 import io.github.stopstreaming.plugin.SessionAttach
 import io.github.stopstreaming.runtime.StopStreamingRuntime
@@ -18,9 +30,13 @@ object StreamingQueryOps {
       * as `awaitTermination()` does.
       */
     def awaitExternalTermination(config: StopConfig): Unit = {
-      val rt = runtime
-      attach(rt, query, config)
-      awaitEnd(rt)
+      config match {
+        // The port first: the 0.x API's callers post to it moments after this call, while the plane may still start.
+        case r: RestStopConfig =>
+          SessionAttach.attachRest(query.sparkSession, query, r.host, r.port, r.stopPath, RestStopConfig.DefaultHost)
+        case _ => attach(runtime, query, config)
+      }
+      awaitEnd(runtime)
     }
 
     /** The same with the plugin's own settings (`spark.stopstreaming.*`). */
@@ -31,10 +47,14 @@ object StreamingQueryOps {
     }
 
     // Returns once the query ended and its stop (if any) is recorded, so a SparkContext stopped right after loses no
-    // audit record; rethrows the query's failure as awaitTermination() does.
+    // audit record; rethrows the query's failure as awaitTermination() does. `blocking` lets a caller on Scala's
+    // global ExecutionContext (the 0.x API was called in a Future) get a spare thread for the pool meanwhile: without
+    // it, as many waits as cores starve every other Future of the application.
     private def awaitEnd(rt: StopStreamingRuntime): Unit =
-      try query.awaitTermination()
-      finally rt.plane.awaitStopRecorded(query.id, 2000)
+      blocking {
+        try query.awaitTermination()
+        finally rt.plane.awaitStopRecorded(query.id, 2000)
+      }
 
     /** Asks the control plane to stop this query (mode and timeout default to the configured ones) and returns at once
       * with the stop's state; wait for the end with `awaitTermination()`. With a condition (`when`, see
@@ -44,12 +64,29 @@ object StreamingQueryOps {
         mode: Option[StopMode] = None,
         timeoutMs: Option[Long] = None,
         when: StopCondition = StopCondition.Now
+    ): StopState = requestStopAndWait(0L, mode, timeoutMs, when)
+
+    /** [[requestStop]], then waits up to `waitMs` for the stop to settle: until the query has ended, or, for a
+      * conditional stop, until it was cancelled or replaced. Returns the stop's state then: STOPPED (or ESCALATED,
+      * FAILED) once ended, PENDING or DRAINING when the wait ran out, null after a cancel.
+      */
+    def requestStopAndWait(
+        waitMs: Long,
+        mode: Option[StopMode] = None,
+        timeoutMs: Option[Long] = None,
+        when: StopCondition = StopCondition.Now
     ): StopState = {
       val rt = runtime
-      rt.plane.register(query)
-      rt.plane.requestStop(query.id.toString, StopRequest(mode, timeoutMs, when), StopSource.Api) match {
-        case StopOutcome.Accepted(_, state) => state
-        case StopOutcome.Pending(_, p) => p.asState
+      val t = rt.plane.register(query)
+      val outcome = rt.plane.requestStop(query.id.toString, StopRequest(mode, timeoutMs, when), StopSource.Api)
+      if (waitMs > 0) blocking {
+        try rt.plane.settled(outcome).get(waitMs, TimeUnit.MILLISECONDS)
+        catch { case _: TimeoutException => () }
+      }
+      outcome match {
+        case StopOutcome.Accepted(_, state) if waitMs <= 0 => state
+        case StopOutcome.Pending(_, p) if waitMs <= 0 => p.asState
+        case StopOutcome.Accepted(_, _) | StopOutcome.Pending(_, _) => t.view.shownStop.orNull
         case StopOutcome.AlreadyEnded(e) => e.stop.orNull
         case other => throw new IllegalStateException(s"query ${query.id}: $other")
       }

@@ -7,6 +7,7 @@ import io.github.stopstreaming.runtime.StopStreamingRuntime
 import org.apache.spark.SparkContext
 import org.apache.spark.scheduler.{SparkListener, SparkListenerApplicationEnd}
 import org.apache.spark.sql.SparkSession
+import org.apache.spark.sql.streaming.StreamingQuery
 
 /** How the Scala and Python APIs reach the control plane for a session: the plugin's, or one started now from the
   * session's Spark conf when no plugin was configured (the jar is only on the classpath, as in a notebook attached to a
@@ -27,6 +28,24 @@ object SessionAttach {
       if (!hasOwnListener(spark)) spark.streams.addListener(new QueryEventsListener())
     }
     rt
+  }
+
+  /** Registers `query` and serves `POST {stopPath}/{id}` for it on `port`; returns the bound port. When this call
+    * starts the control plane, the port is bound first, so it listens within milliseconds of the call.
+    */
+  def attachRest(
+      spark: SparkSession,
+      query: StreamingQuery,
+      host: String,
+      port: Int,
+      stopPath: String,
+      defaultHost: String
+  ): Int = {
+    val reserved = StopStreamingRuntime.reservePort(spark.sparkContext.getConf.getAll.toMap, host, port, defaultHost)
+    try {
+      val rt = runtimeFor(spark)
+      rt.attachRest(rt.plane.register(query), host, port, stopPath, defaultHost)
+    } finally reserved.foreach(StopStreamingRuntime.releasePort)
   }
 
   private def hasOwnListener(spark: SparkSession): Boolean =

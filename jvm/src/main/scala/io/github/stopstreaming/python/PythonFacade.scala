@@ -27,10 +27,7 @@ object PythonFacade {
 
   /** Registers a query and serves `POST {stopPath}/{id}` for it on `port`; returns the bound port. */
   def attachRest(spark: SparkSession, query: StreamingQuery, host: String, port: Int, stopPath: String): Int =
-    argument {
-      val rt = SessionAttach.runtimeFor(spark)
-      rt.attachRest(rt.plane.register(query), host, port, stopPath, RestStopConfig.DefaultHost)
-    }
+    argument(SessionAttach.attachRest(spark, query, host, port, stopPath, RestStopConfig.DefaultHost))
 
   /** Registers a query and watches its marker file; returns the resolved stop directory. */
   def attachFileSystem(spark: SparkSession, query: StreamingQuery, stopDir: String, fsType: String): String =

@@ -61,13 +61,9 @@ final class ControlServer(
 
   private val server: HttpServer = {
     val address = new InetSocketAddress(host, requestedPort)
-    val s = tls match {
-      case Some(ctx) =>
-        val https = HttpsServer.create(address, ControlServer.Backlog)
-        https.setHttpsConfigurator(Tls.configurator(ctx))
-        https
-      case None => HttpServer.create(address, ControlServer.Backlog)
-    }
+    // A port bound ahead (see PortReservations) is taken over with the connections already waiting on it.
+    val s = PortReservations.take(address, tls.isDefined).getOrElse(PortReservations.create(address, tls.isDefined))
+    tls.foreach(ctx => s.asInstanceOf[HttpsServer].setHttpsConfigurator(Tls.configurator(ctx)))
     val settings = plane.settings
     val guard =
       new RequestGuard(

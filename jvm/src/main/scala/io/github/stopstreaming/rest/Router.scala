@@ -258,21 +258,30 @@ final class Router(
       )
       .getOrElse(0L)
     if (waitMs > MaxWaitMs) throw HttpError.badRequest(s"parameter 'wait' is at most ${MaxWaitMs / 60000}m")
-    plane.requestStop(idOrName, request, StopSource.Rest, caller(req.exchange)) match {
+    val outcome = plane.requestStop(idOrName, request, StopSource.Rest, caller(req.exchange))
+    outcome match {
       case StopOutcome.NotFound => throw notFound(idOrName)
       case StopOutcome.Ambiguous(matches) => throw ambiguous(idOrName, matches)
       case StopOutcome.AlreadyEnded(e) => Left(Response(200, Json.query(e.view)))
-      case StopOutcome.Pending(t, _) => Left(Response(202, Json.query(t.view)))
-      case StopOutcome.Accepted(t, _) =>
-        def answer(): Response = {
-          val ended = t.stopDone.isDone && !t.isRunning
-          Response(if (ended) 200 else 202, Json.query(t.view))
-        }
-        if (waitMs <= 0 || t.stopDone.isDone) Left(answer())
-        else
-          // A copy, so the timeout ends this wait only, not the stop's own future.
-          Right(t.stopDone.copy().orTimeout(waitMs, TimeUnit.MILLISECONDS).handleAsync((_, _) => answer(), answers))
+      // Accepted or pending: with wait=, answered once the stop settled (a pending one: fired and finished, or
+      // cancelled, replaced, its query ended) or the wait ran out, from that future, holding no thread meanwhile.
+      case StopOutcome.Accepted(t, _) => waitForEnd(t, plane.settled(outcome), waitMs)
+      case StopOutcome.Pending(t, _) => waitForEnd(t, plane.settled(outcome), waitMs)
     }
+  }
+
+  private def waitForEnd(
+      t: TrackedQuery,
+      settled: CompletableFuture[Unit],
+      waitMs: Long
+  ): Either[Response, CompletableFuture[Response]] = {
+    def answer(): Response = {
+      val ended = !t.isRunning && (t.stop.isEmpty || t.stopDone.isDone)
+      Response(if (ended) 200 else 202, Json.query(t.view))
+    }
+    if (waitMs <= 0 || settled.isDone) Left(answer())
+    // A copy, so the timeout ends this wait only, not the stop's own future.
+    else Right(settled.copy().orTimeout(waitMs, TimeUnit.MILLISECONDS).handleAsync((_, _) => answer(), answers))
   }
 
   /** `DELETE /api/v1/queries/{idOrName}/stop`: cancels a pending conditional stop; 409 when there is none. */

@@ -7,7 +7,7 @@ import scala.util.control.NonFatal
 import io.github.stopstreaming.core._
 import io.github.stopstreaming.fs.{ConfFile, MarkerWatcher}
 import io.github.stopstreaming.observe.{AuditSinks, QueryMetrics, StopStreamingMetrics}
-import io.github.stopstreaming.rest.{ControlServers, Tls}
+import io.github.stopstreaming.rest.{ControlServers, PortReservations, Tls}
 import io.github.stopstreaming.shutdown.ShutdownDrain
 import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.fs.Path
@@ -106,7 +106,7 @@ final class StopStreamingRuntime private (
     StopPaths.check(stopPath).left.foreach(m => throw new IllegalArgumentException(s"stopPath: $m"))
     if (port < 0 || port > 65535) throw new IllegalArgumentException(s"port: $port is outside 0..65535")
     val host =
-      if (requestedHost == defaultHost && settings.token.isEmpty) {
+      if (StopStreamingRuntime.narrowed(settings, requestedHost, defaultHost) != requestedHost) {
         log.warn(
           s"stop server on port $port: no token is configured, so it binds to 127.0.0.1 instead of " +
             s"$defaultHost. Set spark.stopstreaming.auth.token (or STOPSTREAMING_TOKEN) to accept stops from other hosts."
@@ -178,6 +178,44 @@ object StopStreamingRuntime {
     catch { case NonFatal(e) => rt.close(); throw e }
     rt
   }
+
+  /** The host a query's own stop server binds: without a token, the 0.x default host (all interfaces) becomes loopback;
+    * any other host is used as given.
+    */
+  private def narrowed(settings: ControlSettings, requestedHost: String, defaultHost: String): String =
+    if (requestedHost == defaultHost && settings.token.isEmpty) "127.0.0.1" else requestedHost
+
+  /** When no control plane runs yet, binds the port a query's own stop server will use before the control plane starts
+    * (which takes a while on a loaded machine), so a client that posts right away finds it listening; the server
+    * started later answers what waited. Returns the reserved port, to [[releasePort]] once attached; None when there is
+    * nothing to reserve (a plane runs, port 0, or the bind failed, which the normal path then reports).
+    */
+  def reservePort(conf: => Map[String, String], requestedHost: String, port: Int, defaultHost: String): Option[Int] =
+    if (port <= 0 || current.isDefined) None
+    else
+      try {
+        // Not the whole settings (their first parse costs more than the bind on a loaded machine): only whether a
+        // token is set (it decides the host) and whether TLS may be on (then the normal path binds, a little later).
+        val c = conf
+        def given(k: String) = c.get(k).exists(_.trim.nonEmpty)
+        val token = given(EarlyKeys(0)) || given(EarlyKeys(1)) || sys.env.get(EarlyKeys(3)).exists(_.trim.nonEmpty)
+        val tls = given(EarlyKeys(2)) || c.keys.exists(_.startsWith("spark.ssl."))
+        val host = if (requestedHost == defaultHost && !token) "127.0.0.1" else requestedHost
+        if (!tls && PortReservations.reserve(host, port, https = false)) Some(port) else None
+      } catch { case NonFatal(_) => None }
+
+  /** What [[reservePort]] reads by name (auth.token, auth.tokenFile, rest.ssl.keyStore, the token's environment
+    * variable); a test checks them against their declarations in `Settings`.
+    */
+  private[stopstreaming] val EarlyKeys: IndexedSeq[String] = IndexedSeq(
+    "spark.stopstreaming.auth.token",
+    "spark.stopstreaming.auth.tokenFile",
+    "spark.stopstreaming.rest.ssl.keyStore",
+    "STOPSTREAMING_TOKEN"
+  )
+
+  /** Closes a reservation that no server took over (the control plane failed to start, say). */
+  def releasePort(port: Int): Unit = PortReservations.release(port)
 
   /** Stops the given runtime if it is the current one. */
   def shutdown(rt: StopStreamingRuntime): Unit = synchronized {

@@ -7,7 +7,9 @@ import java.nio.file.{Files, Path}
 import scala.concurrent.{Await, ExecutionContext, Future}
 import scala.concurrent.duration._
 
+import io.github.stopstreaming.core.{Lookup, StopRequest, StopSource}
 import io.github.stopstreaming.extensions.StreamingQueryOps._
+import io.github.stopstreaming.runtime.StopStreamingRuntime
 import io.github.stopstreaming.extensions.conf._
 import org.apache.spark.sql.{DataFrame, SparkSession}
 import org.apache.spark.sql.streaming.{StreamingQuery, StreamingQueryException}
@@ -48,6 +50,8 @@ class CompatibleApiSuite extends AnyFunSuite with Eventually with BeforeAndAfter
     try s.getLocalPort
     finally s.close()
   }
+
+  private def rt: StopStreamingRuntime = StopStreamingRuntime.current.get
 
   private def start(): StreamingQuery = spark.readStream.format("rate").load().writeStream.format("noop").start()
 
@@ -151,5 +155,53 @@ class CompatibleApiSuite extends AnyFunSuite with Eventually with BeforeAndAfter
     val syntax = intercept[StopConfigException](StopConfigLoader.load(file("stopstreaming { backend = ")))
     assert(syntax.getMessage.nonEmpty)
     intercept[StopConfigException](StopConfigLoader.load("/no/such/file.conf"))
+  }
+
+  test("waits in Futures of the global ExecutionContext, more than its threads, leave it to other Futures") {
+    // The 0.x API's own tests call awaitExternalTermination inside Future {...} on the global pool, which has as many
+    // threads as cores: each wait must mark itself blocking, or two of them starve every other Future for good.
+    val global = ExecutionContext.global
+    val n = Runtime.getRuntime.availableProcessors + 2
+    val queries = (1 to n).map(_ => start())
+    val port = freePort()
+    val waits = queries.zipWithIndex.map { case (q, i) =>
+      Future(
+        if (i == 0) q.awaitExternalTermination(RestStopConfig(port = port)) else q.awaitExternalTermination()
+      )(global)
+    }
+    try {
+      eventually(assert(queries.forall(q => rt.plane.registry.lookup(q.id.toString).isInstanceOf[Lookup.Running])))
+      Thread.sleep(300) // every wait is inside awaitTermination by now
+      assert(Await.result(Future(42)(global), 20.seconds) == 42, "another Future must run beside the waits")
+      // And the 0.x way of stopping still works on the port of the first one.
+      assert(post(port, s"/stop/${queries.head.id}").statusCode == 200)
+      Await.result(waits.head, 30.seconds)
+    } finally {
+      queries.foreach(q => rt.plane.requestStop(q.id.toString, StopRequest.Default, StopSource.Api))
+      waits.foreach(w => Await.ready(w, 60.seconds))
+    }
+    assert(queries.forall(!_.isActive))
+  }
+
+  test("a port named by RestStopConfig is bound before the control plane starts, and then served") {
+    import io.github.stopstreaming.core.Settings
+    val readEarly = Seq(Settings.AuthToken.fullKey, Settings.AuthTokenFile.fullKey, Settings.SslKeyStore.fullKey)
+    assert(StopStreamingRuntime.EarlyKeys == readEarly :+ Settings.TokenEnv, "the early bind reads these settings")
+    val port = freePort()
+    val reserved = StopStreamingRuntime.reservePort(Map.empty, "127.0.0.1", port, RestStopConfig.DefaultHost)
+    // A control plane runs already in this JVM: nothing to reserve, the port is served at once by the normal path.
+    assert(reserved.isEmpty == StopStreamingRuntime.current.isDefined)
+    reserved.foreach(StopStreamingRuntime.releasePort)
+    StopStreamingRuntime.current.foreach(StopStreamingRuntime.shutdown)
+    val got = StopStreamingRuntime.reservePort(Map.empty, "0.0.0.0", port, RestStopConfig.DefaultHost)
+    assert(got.contains(port))
+    // Bound (on loopback: no token), not yet started: a client connects and waits in the backlog.
+    val early = new java.net.Socket("127.0.0.1", port)
+    early.close()
+    val q = start()
+    val waiting = Future(q.awaitExternalTermination(RestStopConfig(port = port)))
+    eventually(assert(post(port, s"/stop/${q.id}").statusCode == 200))
+    Await.result(waiting, 30.seconds)
+    got.foreach(StopStreamingRuntime.releasePort) // already taken over: a no-op
   }
 }

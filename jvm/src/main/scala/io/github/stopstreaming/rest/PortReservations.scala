@@ -1,0 +1,35 @@
+package io.github.stopstreaming.rest
+
+import java.net.InetSocketAddress
+import java.util.concurrent.ConcurrentHashMap
+
+import com.sun.net.httpserver.{HttpServer, HttpsServer}
+
+/** Ports bound ahead of their control server. A 0.x-API caller names a port and posts to it moments later; binding it
+  * first (a few milliseconds) lets the kernel accept those connections while the rest of the control plane starts, and
+  * the server that then takes the port over answers them. A reserved server is bound, not started.
+  */
+private[stopstreaming] object PortReservations {
+  private val byPort = new ConcurrentHashMap[Integer, HttpServer]()
+
+  /** Binds `host:port` now unless it is reserved already; returns whether this call bound it. */
+  def reserve(host: String, port: Int, https: Boolean): Boolean = {
+    if (port <= 0 || byPort.containsKey(port)) return false
+    ControlServer.applyConnectionLimits()
+    val s = create(new InetSocketAddress(host, port), https)
+    if (byPort.putIfAbsent(port, s) == null) true else { s.stop(0); false }
+  }
+
+  /** The server reserved on this address, handed over once; one reserved on another host is closed, not used. */
+  private[rest] def take(address: InetSocketAddress, https: Boolean): Option[HttpServer] =
+    Option(byPort.remove(address.getPort)).flatMap { s =>
+      val same = s.getAddress.getAddress == address.getAddress && s.isInstanceOf[HttpsServer] == https
+      if (same) Some(s) else { s.stop(0); None }
+    }
+
+  /** Closes the reservation of `port` if no server took it over. */
+  def release(port: Int): Unit = Option(byPort.remove(port)).foreach(_.stop(0))
+
+  private[rest] def create(address: InetSocketAddress, https: Boolean): HttpServer =
+    if (https) HttpsServer.create(address, ControlServer.Backlog) else HttpServer.create(address, ControlServer.Backlog)
+}
