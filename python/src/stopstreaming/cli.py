@@ -280,7 +280,8 @@ def _still_running(args: argparse.Namespace, q: dict[str, Any]) -> int:
     """Say why a ``stop --wait`` was answered while the query still runs; return the exit code."""
     if not q.get("stop"):
         # The server answers a waiter as soon as the conditional stop it waited for is cancelled.
-        print(f"stopstreaming: the pending stop of {_safe(args.query)} was cancelled during --wait", file=sys.stderr)
+        query = _safe(args.query)
+        print(f"stopstreaming: the pending stop of {query} was cancelled during --wait", file=sys.stderr)
         return EXIT_CODES["conflict"]
     print(f"stopstreaming: {_safe(args.query)} still runs after --wait {args.wait}", file=sys.stderr)
     return EXIT_CODES["timeout"]
