@@ -3,7 +3,6 @@ package org.apache.spark.stopstreaming.ui
 import scala.xml.Node
 
 import javax.servlet.http.{HttpServlet, HttpServletRequest, HttpServletResponse}
-import io.github.stopstreaming.core.Secrets
 import org.apache.spark.ui.{SparkUITab, UIUtils, WebUIPage}
 
 /** The "Streaming Control" tab (Spark 3 line: javax.servlet); everything it shows and does is in [[ControlTabContent]]. */
@@ -30,16 +29,11 @@ private[spark] final class StreamingControlTab(content: ControlTabContent)
     new HttpServlet {
       override def doPost(req: HttpServletRequest, resp: HttpServletResponse): Unit = {
         val result = content.stop(
-          TabStopRequest(
+          TabStopRequest.from(
             req.getRemoteUser,
-            Option(req.getParameter("id")),
-            Option(req.getParameter("mode")),
-            // The form's field or the header; never the URL, where tokens end up in logs and history.
-            Option(req.getParameter("token"))
-              .filter(_ => !Option(req.getQueryString).exists(_.contains("token")))
-              .orElse(Secrets.bearerToken(Option(req.getHeader("Authorization")))),
-            Option(req.getHeader("Origin")),
-            Option(req.getHeader("Host")),
+            name => Option(req.getParameter(name)),
+            name => Option(req.getHeader(name)),
+            Option(req.getQueryString),
             Option(req.getRemoteAddr)
           )
         )

@@ -18,6 +18,31 @@ private[spark] final case class TabStopRequest(
     address: Option[String]
 )
 
+private[spark] object TabStopRequest {
+
+  /** Reads a stop from a servlet request, given its parameter and header lookups (javax or jakarta alike). The token
+    * comes from the form's field or the `Authorization` header, never from the URL, where tokens end up in logs.
+    */
+  def from(
+      user: String,
+      param: String => Option[String],
+      header: String => Option[String],
+      query: Option[String],
+      address: Option[String]
+  ): TabStopRequest =
+    TabStopRequest(
+      user,
+      param("id"),
+      param("mode"),
+      param("token")
+        .filter(_ => !query.exists(_.contains("token")))
+        .orElse(Secrets.bearerToken(header("Authorization"))),
+      header("Origin"),
+      header("Host"),
+      address
+    )
+}
+
 /** What the Streaming Control tab of the Spark UI shows and does, free of servlet types (javax on Spark 3.5, jakarta on
   * 4; the thin tab classes of each line are in `scala-spark3/` and `scala-spark4/`). The Spark UI listens on every
   * interface, so a stop from the tab passes every gate of the control server and Spark's own:
