@@ -26,6 +26,11 @@ from conftest import SCRIPT, TOKEN, wait_for
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
+# The HTTP server, the audit trail and the stop-directory watcher do not depend on the Spark line, and
+# these three attacks take a minute or more each: `make test` runs them, `make test-matrix` leaves
+# them out (its `-m "not heavy"`) to stay inside CI's time. The UI tab's test runs on every line.
+_default_line_only = pytest.mark.heavy
+
 
 def _options(stop_dir: str | None = None, **more: Any) -> dict[str, Any]:
     o: dict[str, Any] = {"rest_port": 0, "rest_host": "127.0.0.1", "auth_token": TOKEN, **more}
@@ -54,6 +59,7 @@ def _events(url: str) -> list[dict[str, Any]]:
 # --- refusals cost a bounded amount of memory, records and log lines ------------------------------
 
 
+@_default_line_only
 def test_a_flood_of_refusals_is_sampled_and_keeps_the_real_records(start_driver):
     d = start_driver(_options(), "victim", "done-by-operator")
     # A real action first: it must survive whatever comes after.
@@ -126,6 +132,7 @@ def _hold(url: str, count: int, seconds: float) -> tuple[threading.Thread, threa
     return runner, done
 
 
+@_default_line_only
 def test_300_half_sent_requests_leave_the_operator_answered_within_2s(start_driver):
     d = start_driver(_options(), "victim")
     runner, done = _hold(d.url, 300, seconds=25)
@@ -302,6 +309,7 @@ def test_the_cli_refuses_a_token_on_its_command_line():
 # --- the stop directory: no file can freeze the watcher, text stays text ---------------------------
 
 
+@_default_line_only
 def test_a_fifo_swapped_in_costs_one_poll_and_freezes_nothing(start_driver, tmp_path):
     shared = str(tmp_path / "stops")
     os.makedirs(shared)
