@@ -32,8 +32,8 @@ private[spark] object TabStopRequest {
   ): TabStopRequest =
     TabStopRequest(
       user,
-      param("id"),
-      param("mode"),
+      param("stop").map(_.split(" ", 2)).collect { case Array(_, id) => id }.orElse(param("id")),
+      param("stop").map(_.split(" ", 2)(0)).orElse(param("mode")),
       param("token")
         .filter(_ => !query.exists(_.contains("token")))
         .orElse(Secrets.bearerToken(header("Authorization"))),
@@ -96,24 +96,28 @@ private[spark] final class ControlTabContent(
       </p>
       {message.toSeq.map(m => <div class="alert alert-info" role="status">{m}</div>)}
       {whyNoStop(user).toSeq.map(w => <p><em>Stop buttons are off: {w}.</em></p>)}
+      <!-- One form: the token field goes with whichever stop button is pressed, with no script (Spark 4.3's UI
+           allows no inline script), each button naming its query and mode. -->
+      <form method="post" action={stopAction}>
       {
       if (token.isEmpty || !stoppable) Seq.empty[Node]
       else
         <p>
           <label for="stopstreaming-token">Token (spark.stopstreaming.auth.token), needed to stop a query:</label>
-          <input type="password" id="stopstreaming-token" autocomplete="off" size="40"/>
+          <input type="password" id="stopstreaming-token" name="token" autocomplete="off" size="40"/>
         </p>
     }
       <table class="table table-bordered table-sm table-striped" id="stopstreaming-queries">
         <thead>
           <tr><th>Name</th><th>Id</th><th>Active</th><th>Status</th><th>Last batch</th><th>Stop</th><th></th></tr>
         </thead>
-        <tbody>{views.map(v => row(v, stoppable, stopAction))}</tbody>
+        <tbody>{views.map(v => row(v, stoppable))}</tbody>
       </table>
+      </form>
     </div>
   }
 
-  private def row(v: QueryView, stoppable: Boolean, stopAction: String): Node = {
+  private def row(v: QueryView, stoppable: Boolean): Node = {
     val name = v.name.getOrElse("(unnamed)")
     val stop = v.shownStop.map { s =>
       s.phase.name + v.pending.filter(_ => v.stop.isEmpty).map(p => s" (when ${p.condition})").getOrElse("") +
@@ -132,16 +136,8 @@ private[spark] final class ControlTabContent(
       else
         Seq("graceful" -> "Stop gracefully", "immediate" -> "Stop now").map { case (mode, label) =>
           val ask = s"Stop query '${name.replace("'", "")}' ${if (mode == "graceful") "gracefully" else "now"}?"
-          val copyToken =
-            if (token.isEmpty) ""
-            else "this.elements.token.value=document.getElementById('stopstreaming-token').value;"
-          <form method="post" action={stopAction} style="display:inline"
-                onsubmit={s"${copyToken}return window.confirm(${jsString(ask)});"}>
-            <input type="hidden" name="id" value={v.id.toString}/>
-            <input type="hidden" name="mode" value={mode}/>
-            {if (token.isEmpty) Seq.empty[Node] else <input type="hidden" name="token" value=""/>}
-            <button type="submit" class="btn btn-sm btn-outline-danger">{label}</button>
-          </form>
+          <button type="submit" name="stop" value={s"$mode ${v.id}"} class="btn btn-sm btn-outline-danger"
+                  onclick={s"return window.confirm(${jsString(ask)});"}>{label}</button>
         }
     }</td>
     </tr>
