@@ -45,17 +45,19 @@ final class QueryRegistry(retainTerminated: Int, onEnded: EndedQuery => Unit = _
   def markEnded(id: UUID, runId: UUID, exception: Option[String]): Option[EndedQuery] = {
     var moved: Option[EndedQuery] = None
     var gone: Option[TrackedQuery] = None
+    // Remembered before it leaves the running map, inside the same atomic step: a lookup between the two would find
+    // the query in neither and answer 404 for a query that has just stopped.
     running.computeIfPresent(
       id,
       (_, t) =>
-        if (t.runId == runId) { moved = Some(t.ended(exception)); gone = Some(t); null }
-        else t
+        if (t.runId == runId) {
+          val e = t.ended(exception)
+          remember(e)
+          moved = Some(e); gone = Some(t); null
+        } else t
     )
     gone.foreach(_.fireEndHooks())
-    moved.foreach { e =>
-      remember(e)
-      onEnded(e)
-    }
+    moved.foreach(onEnded)
     moved
   }
 
@@ -77,7 +79,10 @@ final class QueryRegistry(retainTerminated: Int, onEnded: EndedQuery => Unit = _
   /** Every known query, running ones first, then ended ones newest first. */
   def views: Seq[QueryView] = {
     sweep()
-    runningQueries.sortBy(_.startedAt).map(_.view) ++ endedQueries.reverse.map(_.view)
+    val live = runningQueries.sortBy(_.startedAt)
+    val runs = live.map(_.runId).toSet
+    // An ending run is briefly in both lists (see markEnded); it is shown once, as running.
+    live.map(_.view) ++ endedQueries.reverse.filterNot(e => runs.contains(e.runId)).map(_.view)
   }
 
   /** Finds a query by id, or by name among running queries (then among ended ones, newest first). A name that two

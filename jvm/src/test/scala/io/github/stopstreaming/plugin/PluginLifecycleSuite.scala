@@ -112,6 +112,21 @@ class PluginLifecycleSuite extends AnyFunSuite with Eventually with BeforeAndAft
     eventually(assert(plane.registry.endedQueries.map(_.id).toSet == Set(q1.id, q2.id)))
   }
 
+  test("a query that is ending is found by its name at every moment: running, then ended, never missing") {
+    import io.github.stopstreaming.core.Lookup
+    val spark = session(plugin = true)
+    val plane = StopStreamingRuntime.plane.get
+    val q = rate(spark).writeStream.queryName("ending").format("noop").start()
+    val seen = new ConcurrentLinkedQueue[String]()
+    // End hooks run while the query moves from the running map to the ended list: the window a lookup once fell in.
+    plane.registry.runningEntry(q.id).get.onEnd(() => seen.add(plane.registry.lookup("ending").getClass.getSimpleName))
+    q.stop()
+    eventually(assert(!seen.isEmpty))
+    assert(seen.asScala.toSeq == Seq("Ended"), "found as ended from within the move")
+    assert(plane.registry.lookup("ending").isInstanceOf[Lookup.Ended])
+    assert(plane.registry.views.count(_.id == q.id) == 1, "listed once")
+  }
+
   test("without the plugin, the API starts the control plane lazily and registers that session's queries") {
     val spark = session(plugin = false)
     assert(StopStreamingRuntime.current.isEmpty)
