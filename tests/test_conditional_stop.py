@@ -82,6 +82,29 @@ def test_caught_up_drains_every_file_then_stops_and_a_restart_repeats_nothing(sp
         )
 
 
+def test_request_stop_with_wait_returns_once_the_drain_ended_or_the_wait_ran_out(spark, tmp_path):
+    rec = BatchRecorder(seconds=0.3)
+    q = start_recorded(spark, rec, str(tmp_path / "ckpt"), name="waited-drain")
+    t0 = time.monotonic()
+    answer = stopstreaming.request_stop(q, when="batch:2", wait="90s")
+    assert answer["stop"]["state"] == "STOPPED", answer
+    assert not q.isActive and rec.ids("end")[-1] == 2, rec.events
+    assert time.monotonic() - t0 < 60
+
+    other = start_noop(spark, "waited-out")
+    t0 = time.monotonic()
+    answer = stopstreaming.request_stop(other, when="in:10m", wait="1s")
+    waited = time.monotonic() - t0
+    assert answer["stop"]["state"] == "PENDING" and other.isActive, answer
+    assert 0.9 <= waited < 10, f"the wait ran out after {waited:.1f}s"
+    with pytest.raises(stopstreaming.ConfigurationError, match="wait"):
+        stopstreaming.request_stop(other, wait="soon")
+    with pytest.raises(stopstreaming.ConfigurationError, match="at most 10m"):
+        stopstreaming.request_stop(other, wait="11m")
+    assert stopstreaming.cancel_stop(other)["stop"] is None, "a refused call changed nothing but the cancel"
+    other.stop()
+
+
 def test_batch_n_ends_right_after_batch_n(spark, api, tmp_path):
     rec = BatchRecorder(seconds=0.5)
     q = start_recorded(spark, rec, str(tmp_path / "ckpt"), name="until-batch-3")

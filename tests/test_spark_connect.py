@@ -31,4 +31,5 @@ def test_connect_session_queries_are_registered_and_stopped_over_http():
     assert out["active_after"] is False
     assert "only the server's own control port" in out["unsupported_port_error"]
     assert out["await_returned"] is True
+    assert out["waited_state"] == "STOPPED" and out["waited_active_after"] is False, "request_stop(wait=)"
     assert out["dynconf_value"] == "from-http"

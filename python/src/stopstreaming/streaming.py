@@ -42,17 +42,22 @@ def request_stop(
     timeout: str | None = None,
     token: str | None = None,
     when: str | None = None,
+    wait: str | None = None,
 ) -> dict[str, Any]:
-    """Ask the control plane to stop ``query`` and return at once with the query as JSON.
+    """Ask the control plane to stop ``query`` and return the query as JSON.
 
     ``mode`` is ``"graceful"`` or ``"immediate"`` and ``timeout`` a duration such as ``"5m"``
     (both default to the plugin's settings). ``when`` makes the stop wait for a condition:
     ``"caught-up"`` (drain, then stop), ``"batch:<N>"``, ``"in:<duration>"`` or an ISO-8601
-    instant; until then ``result["stop"]["state"]`` is ``"PENDING"``. Wait for the end with
-    ``query.awaitTermination()``. From Spark Connect the request goes over HTTP (``token`` or
-    ``STOPSTREAMING_TOKEN``).
+    instant; until then ``result["stop"]["state"]`` is ``"PENDING"``.
+
+    Without ``wait`` the call returns at once. With ``wait`` (a duration up to ``"10m"``) it
+    returns once the stop has settled, the query ended (``STOPPED``), or a pending stop was
+    cancelled or replaced, or when the wait ran out, with the state then (``PENDING`` or
+    ``DRAINING``): ``request_stop(q, when="caught-up", wait="5m")`` drains, then returns.
+    From Spark Connect the request goes over HTTP (``token`` or ``STOPSTREAMING_TOKEN``).
     """
-    return backend_for_query(query, token).request_stop(query, mode, timeout, when)
+    return backend_for_query(query, token).request_stop(query, mode, timeout, when, wait)
 
 
 def cancel_stop(query: Any, token: str | None = None) -> dict[str, Any]:

@@ -65,13 +65,17 @@ class ClassicBackend:
         call_jvm(lambda: f.awaitStopRecorded(qid, timeout_ms))
 
     def request_stop(
-        self, query: Any, mode: str | None, timeout: str | None, when: str | None = None
+        self,
+        query: Any,
+        mode: str | None,
+        timeout: str | None,
+        when: str | None = None,
+        wait: str | None = None,
     ) -> dict[str, Any]:
-        """Ask for a stop of ``query`` and return the query as JSON at once."""
+        """Ask for a stop of ``query``; return the query as JSON, after ``wait`` if given."""
         jsq, f, js = query._jsq, self._facade, self._jsession
-        return dict(
-            json.loads(call_jvm(lambda: f.requestStop(js, jsq, mode or "", timeout or "", when or "")))
-        )
+        args = (js, jsq, mode or "", timeout or "", when or "", wait or "")
+        return dict(json.loads(call_jvm(lambda: f.requestStop(*args))))
 
     def cancel_stop(self, query: Any) -> dict[str, Any]:
         """Cancel the pending conditional stop of ``query``; return the query as JSON."""

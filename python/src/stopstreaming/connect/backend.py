@@ -82,10 +82,15 @@ class ConnectBackend:
         """Nothing to wait for here: the server records the stop, and outlives this client's calls."""
 
     def request_stop(
-        self, query: Any, mode: str | None, timeout: str | None, when: str | None = None
+        self,
+        query: Any,
+        mode: str | None,
+        timeout: str | None,
+        when: str | None = None,
+        wait: str | None = None,
     ) -> dict[str, Any]:
-        """Ask for a stop of ``query`` and return the query as JSON at once."""
-        return self.client().stop(str(query.id), mode=mode, timeout=timeout, when=when)
+        """Ask for a stop of ``query``; return the query as JSON, after ``wait`` if given."""
+        return self.client().stop(str(query.id), mode=mode, timeout=timeout, when=when, wait=wait)
 
     def cancel_stop(self, query: Any) -> dict[str, Any]:
         """Cancel the pending conditional stop of ``query``; return the query as JSON."""

@@ -1,5 +1,7 @@
 package io.github.stopstreaming.python
 
+import java.util.concurrent.{TimeUnit, TimeoutException}
+
 import io.github.stopstreaming.BuildInfo
 import io.github.stopstreaming.codec.Json
 import io.github.stopstreaming.core._
@@ -62,19 +64,44 @@ object PythonFacade {
     requestStop(spark, query, mode, timeout, null)
 
   /** As above, with a condition (`when`: caught-up, batch:N, in:<duration>, an ISO-8601 instant; null for now). */
-  def requestStop(spark: SparkSession, query: StreamingQuery, mode: String, timeout: String, when: String): String = {
+  def requestStop(spark: SparkSession, query: StreamingQuery, mode: String, timeout: String, when: String): String =
+    requestStop(spark, query, mode, timeout, when, null)
+
+  /** As above; with `wait` (a duration, at most 10m as over HTTP) it returns once the stop has settled (the query
+    * ended, or a pending stop was cancelled or replaced) or the wait ran out, with the query's JSON then.
+    */
+  def requestStop(
+      spark: SparkSession,
+      query: StreamingQuery,
+      mode: String,
+      timeout: String,
+      when: String,
+      wait: String
+  ): String = {
     val request = StopRequest
       .parse(Option(mode), Option(timeout), Option(when))
       .fold(m => throw new InvalidArgumentException(m), identity)
+    val waitMs = Option(wait).map(_.trim).filter(_.nonEmpty).fold(0L) { w =>
+      Durations.parse(w).getOrElse(throw new InvalidArgumentException(s"wait '$w' is not a duration such as 30s or 5m"))
+    }
+    if (waitMs > MaxWaitMs) throw new InvalidArgumentException(s"wait is at most ${MaxWaitMs / 60000}m")
     val rt = SessionAttach.runtimeFor(spark)
     rt.plane.register(query)
     val id = query.id.toString
-    rt.plane.requestStop(id, request, StopSource.Api) match {
+    val outcome = rt.plane.requestStop(id, request, StopSource.Api)
+    outcome match {
       case StopOutcome.NotFound => throw notFound(id)
       case StopOutcome.Ambiguous(m) => throw ambiguous(id, m)
-      case _ => queryJson(id)
+      case _ =>
+        if (waitMs > 0)
+          try rt.plane.settled(outcome).get(waitMs, TimeUnit.MILLISECONDS)
+          catch { case _: TimeoutException => () }
+        queryJson(id)
     }
   }
+
+  /** The longest `wait` of [[requestStop]], the same as the HTTP API's. */
+  private val MaxWaitMs = 10 * 60 * 1000L
 
   /** Cancels the pending conditional stop of a registered query; returns the query's JSON. */
   def cancelStop(query: StreamingQuery): String = {
