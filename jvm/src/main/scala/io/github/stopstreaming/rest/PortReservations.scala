@@ -17,18 +17,29 @@ private[stopstreaming] object PortReservations {
     if (port <= 0 || byPort.containsKey(port)) return false
     ControlServer.applyConnectionLimits()
     val s = create(new InetSocketAddress(host, port), https)
-    if (byPort.putIfAbsent(port, s) == null) true else { s.stop(0); false }
+    if (byPort.putIfAbsent(port, s) == null) true else { close(s); false }
   }
 
   /** The server reserved on this address, handed over once; one reserved on another host is closed, not used. */
   private[rest] def take(address: InetSocketAddress, https: Boolean): Option[HttpServer] =
     Option(byPort.remove(address.getPort)).flatMap { s =>
       val same = s.getAddress.getAddress == address.getAddress && s.isInstanceOf[HttpsServer] == https
-      if (same) Some(s) else { s.stop(0); None }
+      if (same) Some(s) else { close(s); None }
     }
 
   /** Closes the reservation of `port` if no server took it over. */
-  def release(port: Int): Unit = Option(byPort.remove(port)).foreach(_.stop(0))
+  def release(port: Int): Unit = Option(byPort.remove(port)).foreach(close)
+
+  /** Closes a bound server that was never started. `stop` alone is not enough: the JDK closes a listening channel
+    * registered with a selector only when that selector next runs, which is the dispatcher's, and an unstarted server
+    * has none running; the port would stay bound, taking connections that are never answered. Started first, its
+    * dispatcher runs once and closes it; connections waiting in its backlog are reset.
+    */
+  private def close(s: HttpServer): Unit = {
+    try s.start()
+    catch { case _: IllegalStateException => () } // started already
+    s.stop(0)
+  }
 
   private[rest] def create(address: InetSocketAddress, https: Boolean): HttpServer =
     if (https) HttpsServer.create(address, ControlServer.Backlog) else HttpServer.create(address, ControlServer.Backlog)
