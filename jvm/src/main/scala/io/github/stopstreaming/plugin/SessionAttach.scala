@@ -3,8 +3,8 @@ package io.github.stopstreaming.plugin
 import scala.util.control.NonFatal
 
 import io.github.stopstreaming.core.ControlSettings
-import io.github.stopstreaming.runtime.StopStreamingRuntime
-import org.apache.spark.SparkContext
+import io.github.stopstreaming.runtime.{EarlyBind, StopStreamingRuntime}
+import org.apache.spark.{SparkContext, SparkEnv}
 import org.apache.spark.scheduler.{SparkListener, SparkListenerApplicationEnd}
 import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.streaming.StreamingQuery
@@ -41,11 +41,15 @@ object SessionAttach {
       stopPath: String,
       defaultHost: String
   ): Int = {
-    val reserved = StopStreamingRuntime.reservePort(spark.sparkContext.getConf.getAll.toMap, host, port, defaultHost)
+    // The driver's own SparkConf: `getConf` would copy every setting first, the larger part of the time before the
+    // bind on a loaded machine.
+    val env = SparkEnv.get
+    val reserved =
+      EarlyBind.reserve(if (env != null) env.conf else spark.sparkContext.getConf, host, port, defaultHost)
     try {
       val rt = runtimeFor(spark)
       rt.attachRest(rt.plane.register(query), host, port, stopPath, defaultHost)
-    } finally reserved.foreach(StopStreamingRuntime.releasePort)
+    } finally reserved.foreach(EarlyBind.release)
   }
 
   private def hasOwnListener(spark: SparkSession): Boolean =

@@ -131,8 +131,12 @@ object ControlServer {
     * them a client that sends its headers byte by byte holds a handler thread for ever; with them it is cut off after
     * maxReqTime seconds. A value the user set is kept.
     */
-  private[rest] def applyConnectionLimits(): Unit = Limits.foreach { case (k, v) =>
-    if (System.getProperty(k) == null) System.setProperty(k, v)
+  private[rest] def applyConnectionLimits(): Unit = {
+    val it = Limits.iterator // no closure: this runs on the early bind's cold path (see StopStreamingRuntime)
+    while (it.hasNext) {
+      val (k, v) = it.next()
+      if (System.getProperty(k) == null) System.setProperty(k, v)
+    }
   }
 
   /** What the JDK server is told, unless the user set it.

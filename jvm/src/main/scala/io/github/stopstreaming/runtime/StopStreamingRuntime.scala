@@ -7,7 +7,7 @@ import scala.util.control.NonFatal
 import io.github.stopstreaming.core._
 import io.github.stopstreaming.fs.{ConfFile, MarkerWatcher}
 import io.github.stopstreaming.observe.{AuditSinks, QueryMetrics, StopStreamingMetrics}
-import io.github.stopstreaming.rest.{ControlServers, PortReservations, Tls}
+import io.github.stopstreaming.rest.{ControlServers, Tls}
 import io.github.stopstreaming.shutdown.ShutdownDrain
 import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.fs.Path
@@ -135,7 +135,7 @@ final class StopStreamingRuntime private (
 }
 
 object StopStreamingRuntime {
-  private val instance = new AtomicReference[StopStreamingRuntime]()
+  private def instance = CurrentRuntime.instance
 
   def current: Option[StopStreamingRuntime] = Option(instance.get)
 
@@ -185,38 +185,6 @@ object StopStreamingRuntime {
   private def narrowed(settings: ControlSettings, requestedHost: String, defaultHost: String): String =
     if (requestedHost == defaultHost && settings.token.isEmpty) "127.0.0.1" else requestedHost
 
-  /** When no control plane runs yet, binds the port a query's own stop server will use before the control plane starts
-    * (which takes a while on a loaded machine), so a client that posts right away finds it listening; the server
-    * started later answers what waited. Returns the reserved port, to [[releasePort]] once attached; None when there is
-    * nothing to reserve (a plane runs, port 0, or the bind failed, which the normal path then reports).
-    */
-  def reservePort(conf: => Map[String, String], requestedHost: String, port: Int, defaultHost: String): Option[Int] =
-    if (port <= 0 || current.isDefined) None
-    else
-      try {
-        // Not the whole settings (their first parse costs more than the bind on a loaded machine): only whether a
-        // token is set (it decides the host) and whether TLS may be on (then the normal path binds, a little later).
-        val c = conf
-        def given(k: String) = c.get(k).exists(_.trim.nonEmpty)
-        val token = given(EarlyKeys(0)) || given(EarlyKeys(1)) || sys.env.get(EarlyKeys(3)).exists(_.trim.nonEmpty)
-        val tls = given(EarlyKeys(2)) || c.keys.exists(_.startsWith("spark.ssl."))
-        val host = if (requestedHost == defaultHost && !token) "127.0.0.1" else requestedHost
-        if (!tls && PortReservations.reserve(host, port, https = false)) Some(port) else None
-      } catch { case NonFatal(_) => None }
-
-  /** What [[reservePort]] reads by name (auth.token, auth.tokenFile, rest.ssl.keyStore, the token's environment
-    * variable); a test checks them against their declarations in `Settings`.
-    */
-  private[stopstreaming] val EarlyKeys: IndexedSeq[String] = IndexedSeq(
-    "spark.stopstreaming.auth.token",
-    "spark.stopstreaming.auth.tokenFile",
-    "spark.stopstreaming.rest.ssl.keyStore",
-    "STOPSTREAMING_TOKEN"
-  )
-
-  /** Closes a reservation that no server took over (the control plane failed to start, say). */
-  def releasePort(port: Int): Unit = PortReservations.release(port)
-
   /** Stops the given runtime if it is the current one. */
   def shutdown(rt: StopStreamingRuntime): Unit = synchronized {
     if (instance.compareAndSet(rt, null)) rt.close()
@@ -230,4 +198,11 @@ object StopStreamingRuntime {
     try DynamicConfStore.open(settings.confInitial, file, settings.confMaxBytes)
     catch { case NonFatal(e) => throw new InvalidSettingException(key, e.getMessage) }
   }
+}
+
+/** The running runtime, held apart from [[StopStreamingRuntime]]'s companion so that [[EarlyBind]] can ask whether one
+  * runs without loading that large class first.
+  */
+private[runtime] object CurrentRuntime {
+  val instance = new AtomicReference[StopStreamingRuntime]()
 }

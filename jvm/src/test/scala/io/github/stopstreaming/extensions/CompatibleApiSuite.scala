@@ -9,7 +9,7 @@ import scala.concurrent.duration._
 
 import io.github.stopstreaming.core.{Lookup, StopRequest, StopSource}
 import io.github.stopstreaming.extensions.StreamingQueryOps._
-import io.github.stopstreaming.runtime.StopStreamingRuntime
+import io.github.stopstreaming.runtime.{EarlyBind, StopStreamingRuntime}
 import io.github.stopstreaming.extensions.conf._
 import org.apache.spark.sql.{DataFrame, SparkSession}
 import org.apache.spark.sql.streaming.{StreamingQuery, StreamingQueryException}
@@ -186,14 +186,20 @@ class CompatibleApiSuite extends AnyFunSuite with Eventually with BeforeAndAfter
   test("a port named by RestStopConfig is bound before the control plane starts, and then served") {
     import io.github.stopstreaming.core.Settings
     val readEarly = Seq(Settings.AuthToken.fullKey, Settings.AuthTokenFile.fullKey, Settings.SslKeyStore.fullKey)
-    assert(StopStreamingRuntime.EarlyKeys == readEarly :+ Settings.TokenEnv, "the early bind reads these settings")
+    assert(EarlyBind.Keys == readEarly :+ Settings.TokenEnv, "the early bind reads these settings")
     val port = freePort()
-    val reserved = StopStreamingRuntime.reservePort(Map.empty, "127.0.0.1", port, RestStopConfig.DefaultHost)
+    val reserved = EarlyBind.reserve(new org.apache.spark.SparkConf(false), "127.0.0.1", port, RestStopConfig.DefaultHost)
     // A control plane runs already in this JVM: nothing to reserve, the port is served at once by the normal path.
     assert(reserved.isEmpty == StopStreamingRuntime.current.isDefined)
-    reserved.foreach(StopStreamingRuntime.releasePort)
+    reserved.foreach(EarlyBind.release)
     StopStreamingRuntime.current.foreach(StopStreamingRuntime.shutdown)
-    val got = StopStreamingRuntime.reservePort(Map.empty, "0.0.0.0", port, RestStopConfig.DefaultHost)
+    // A reservation that no server takes over is closed for real: the port is free again, nobody left waiting on it.
+    val spare = freePort()
+    assert(EarlyBind.reserve(new org.apache.spark.SparkConf(false), "127.0.0.1", spare, "").contains(spare))
+    EarlyBind.release(spare)
+    intercept[ConnectException](new java.net.Socket("127.0.0.1", spare))
+    new ServerSocket(spare).close()
+    val got = EarlyBind.reserve(new org.apache.spark.SparkConf(false), "0.0.0.0", port, RestStopConfig.DefaultHost)
     assert(got.contains(port))
     // Bound (on loopback: no token), not yet started: a client connects and waits in the backlog.
     val early = new java.net.Socket("127.0.0.1", port)
@@ -202,6 +208,6 @@ class CompatibleApiSuite extends AnyFunSuite with Eventually with BeforeAndAfter
     val waiting = Future(q.awaitExternalTermination(RestStopConfig(port = port)))
     eventually(assert(post(port, s"/stop/${q.id}").statusCode == 200))
     Await.result(waiting, 30.seconds)
-    got.foreach(StopStreamingRuntime.releasePort) // already taken over: a no-op
+    got.foreach(EarlyBind.release) // already taken over: a no-op
   }
 }
