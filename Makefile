@@ -38,10 +38,12 @@ setup: $(SETUP_STAMP) $(SBT_LAUNCHER) tools
 
 # Debian packages the tests and benchmarks use: wrk (HTTP load for make bench), chromium (the
 # control page's browser tests, driven by Playwright), and a Docker engine with debootstrap (the
-# container tests build their own base image; no image registry is needed). Installed only where
-# missing; needs root, as CI and the developers' machines have.
+# container tests build their own base image; no image registry is needed), and Debian's
+# docker-compose where the docker CLI has no compose plugin (a test validates docker/compose.yaml).
+# Installed only where missing; needs root, as CI and the developers' machines have.
 TOOLS_MISSING = $(strip $(if $(shell command -v wrk),,wrk) $(if $(shell command -v chromium),,chromium) \
-  $(if $(shell command -v dockerd),,docker.io) $(if $(shell command -v debootstrap),,debootstrap))
+  $(if $(shell command -v dockerd),,docker.io) $(if $(shell command -v debootstrap),,debootstrap) \
+  $(if $(shell command -v docker-compose),,$(if $(shell docker compose version 2>/dev/null),,docker-compose)))
 tools:
 	@if [ -n "$(TOOLS_MISSING)" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TOOLS_MISSING); fi
 
