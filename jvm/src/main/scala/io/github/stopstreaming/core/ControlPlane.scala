@@ -101,7 +101,9 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
         val timeout = request.timeoutMs.getOrElse(settings.stopTimeoutMs)
         if (request.when == StopCondition.Now || t.stop.isDefined) {
           val replaced = Option(t.pending.getAndSet(null))
-          val mode = request.mode.getOrElse(settings.stopMode)
+          // A request with a condition is always graceful (an immediate one takes none): while another stop drains, it
+          // must not take the configured mode, which may be immediate, and cut the batch in flight.
+          val mode = request.mode.getOrElse(if (request.when == StopCondition.Now) settings.stopMode else StopMode.Graceful)
           val state = stopper.request(t, mode, timeout, source)
           // Whoever waited for the pending stop now waits for this one: it ends the query all the same.
           replaced.foreach(_.settleAfter(t))

@@ -172,6 +172,33 @@ class PluginLifecycleSuite extends AnyFunSuite with Eventually with BeforeAndAft
     assert(rerun.head == begun.max + 1, s"first run $begun, restart $rerun")
   }
 
+  test("with stop.mode=immediate, a conditional request that comes while a graceful stop drains does not cut it") {
+    val spark = session(plugin = true, "spark.stopstreaming.stop.mode" -> "immediate")
+    val plane = StopStreamingRuntime.plane.get
+    BatchLog.events.clear()
+    val q = rate(spark).writeStream
+      .option("checkpointLocation", checkpoint())
+      .foreachBatch { (df: DataFrame, id: Long) =>
+        BatchLog.events.add(s"begin:$id")
+        df.count()
+        Thread.sleep(2000)
+        BatchLog.events.add(s"end:$id")
+        ()
+      }
+      .start()
+    eventually(assert(BatchLog.ids("begin").size >= 2 && BatchLog.ids("begin").size > BatchLog.ids("end").size))
+    val graceful = plane.requestStop(q.id.toString, StopRequest(Some(StopMode.Graceful)), StopSource.Api)
+    val t = graceful.asInstanceOf[StopOutcome.Accepted].query
+    assert(t.stop.exists(s => !s.phase.done), "draining")
+    // The drain's operator, unaware of it, asks for a drain of their own (when= makes a graceful stop).
+    val caughtUp = io.github.stopstreaming.core.StopCondition.CaughtUp
+    plane.requestStop(q.id.toString, StopRequest(None, None, caughtUp), StopSource.Rest)
+    q.awaitTermination()
+    eventually(assert(t.stop.exists(_.phase.done)))
+    assert(t.stop.map(_.phase).contains(StopPhase.Stopped), s"the drain was escalated: ${t.stop}")
+    assert(BatchLog.ids("begin") == BatchLog.ids("end"), "the batch in flight finished")
+  }
+
   test("an idle query with a long trigger stops at once") {
     val spark = session(plugin = true)
     val plane = StopStreamingRuntime.plane.get
