@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from urllib.parse import quote
@@ -9,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 import stopstreaming
-from conftest import TOKEN, run_cli, wait_for
+from conftest import TOKEN, run_cli, spark_env, wait_for
 
 
 def _put(api, key, value, version=None):
@@ -112,3 +116,17 @@ def test_client_and_cli(api):
     assert "dc.cli" in run_cli(api, "conf", "list").stdout
     assert run_cli(api, "conf", "unset", "dc.cli").returncode == 0
     assert run_cli(api, "conf", "get", "dc.cli").returncode == 3
+
+
+def test_a_new_spark_context_in_the_same_process_reads_its_own_driver():
+    # A notebook's restart: the mirror of the first driver must not answer for the second.
+    app = os.path.join(os.path.dirname(os.path.abspath(__file__)), "apps", "conf_restart_app.py")
+    r = subprocess.run([sys.executable, app], capture_output=True, text=True, env=spark_env(), timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out == {
+        "first": "first-driver",
+        "second_before_put": None,
+        "second": "second-driver",
+        "second_again": "second-driver-again",
+    }

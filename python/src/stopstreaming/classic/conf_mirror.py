@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 from stopstreaming.jvm import call_jvm
@@ -28,8 +29,10 @@ class ConfMirror:
 
         implements = ["io.github.stopstreaming.python.ConfChangeListener"]
 
-    def __init__(self, facade: Any) -> None:
+    def __init__(self, facade: Any, context: Any = None) -> None:
         self._facade = facade
+        self.context = context  # the SparkContext whose control plane this mirrors
+        self._next_try = 0.0  # when subscribe() may ask the plugin again
         self._lock = threading.Lock()
         self._latest = 0  # the newest version the plugin announced
         self._version = -1  # the version of self._snapshot
@@ -49,6 +52,29 @@ class ConfMirror:
                     self._snapshot, self._version = data, int(data["version"])
         self._latest = max(self._latest, version)
 
+    def subscribe(self, gateway: Any) -> None:
+        """Ask the plugin to announce changes here, unless listening or asked within a second.
+
+        Without a control plane yet, or without a callback server, each read asks the driver
+        meanwhile; once the plane runs, the mirror starts listening.
+        """
+        now = time.monotonic()
+        if self.listening or now < self._next_try:
+            return
+        with self._lock:
+            if self.listening or now < self._next_try:
+                return
+            self._next_try = now + 1.0
+            try:
+                from pyspark.java_gateway import ensure_callback_server_started
+
+                ensure_callback_server_started(gateway)
+                call_jvm(lambda: self._facade.addConfListener(self))
+            except Exception:  # noqa: BLE001 - tried again a second later
+                return
+            self._version = -1  # what was read before may be older than the first announcement
+            self.listening = True
+
     def snapshot(self) -> dict[str, Any]:
         """Return the configuration as ``GET /api/v1/conf`` shows it, re-read only when it changed."""
         if self.listening and self._version >= self._latest:
@@ -62,22 +88,23 @@ class ConfMirror:
 
 
 def mirror_for(facade: Any) -> ConfMirror:
-    """Return the one mirror of this process's driver JVM, listening for changes when it can."""
+    """Return the mirror of this process's running driver, listening for changes when it can.
+
+    A mirror belongs to one SparkContext, the lifetime of one control plane: after ``spark.stop()``
+    and a new session (a notebook's restart), the next read makes a new mirror that listens to the
+    new plane; the old one, listening to a plane that is gone, is dropped.
+    """
     from pyspark import SparkContext
 
-    gateway = SparkContext._gateway
+    context, gateway = SparkContext._active_spark_context, SparkContext._gateway
     key = id(gateway)
+    mirror = _mirrors.get(key)
+    if mirror is not None and mirror.context is context and mirror.listening:
+        return mirror  # the read path: two attribute reads, no lock, no call
     with _mirrors_lock:
         mirror = _mirrors.get(key)
-        if mirror is None:
-            mirror = ConfMirror(facade)
-            try:
-                from pyspark.java_gateway import ensure_callback_server_started
-
-                ensure_callback_server_started(gateway)
-                call_jvm(lambda: facade.addConfListener(mirror))
-                mirror.listening = True
-            except Exception:  # noqa: BLE001 - no callback server here: fall back to a call per read
-                mirror.listening = False
+        if mirror is None or mirror.context is not context:
+            mirror = ConfMirror(facade, context)
             _mirrors[key] = mirror
-        return mirror
+    mirror.subscribe(gateway)
+    return mirror
