@@ -89,6 +89,20 @@ def test_bad_arguments_are_our_errors(spark, tmpdir_path):
     q.stop()
 
 
+def test_a_stop_dir_whose_file_system_fails_is_our_error_and_the_query_runs_on(spark):
+    # An HDFS name node that refuses connections (a free port on loopback), asked once, not ten times.
+    hadoop = spark._jsc.hadoopConfiguration()
+    hadoop.set("ipc.client.connect.max.retries", "0")
+    q = start_noop(spark, "unreachable-stop-dir")
+    config = stopstreaming.FileSystemStopConfig(f"hdfs://127.0.0.1:{free_port()}/stop")
+    with pytest.raises(stopstreaming.StopDirUnavailableError, match="stop directory") as e:
+        stopstreaming.await_external_termination(q, config)
+    assert isinstance(e.value, OSError)
+    assert q.isActive
+    q.stop()
+    hadoop.unset("ipc.client.connect.max.retries")
+
+
 def test_load_config_reads_hocon(spark, tmpdir_path):
     path = os.path.join(tmpdir_path, "stop.conf")
     with open(path, "w") as f:

@@ -59,5 +59,9 @@ class RequestError(StopStreamingError):
         self.status = status
 
 
+class StopDirUnavailableError(StopStreamingError, OSError):
+    """The stop directory's file system failed (unreachable, refused); it may work later."""
+
+
 class UnsupportedInSparkConnectError(StopStreamingError):
     """What was asked cannot be honoured from a Spark Connect client."""

@@ -11,6 +11,7 @@ from stopstreaming.errors import (
     JarVersionMismatchError,
     PluginNotLoadedError,
     QueryNotFoundError,
+    StopDirUnavailableError,
     StopStreamingError,
 )
 from stopstreaming.jar import __version__, jar_path
@@ -31,6 +32,7 @@ _JAVA_ERRORS: dict[str, type[StopStreamingError]] = {
     "io.github.stopstreaming.python.NothingPendingException": ConflictError,
     "io.github.stopstreaming.core.InvalidSettingException": ConfigurationError,
     "io.github.stopstreaming.extensions.conf.StopConfigException": ConfigurationError,
+    "io.github.stopstreaming.fs.StopDirUnavailableException": StopDirUnavailableError,
 }
 
 _checked_gateways: set[int] = set()
