@@ -63,7 +63,9 @@ final class DynamicConfStore(
   private val current = new AtomicReference[ConfSnapshot](initial)
   private val listeners = new java.util.concurrent.CopyOnWriteArrayList[ConfSnapshot => Unit]()
 
-  /** Called with every new snapshot, after it is published and before the writer is answered. */
+  /** Called once with every new snapshot, after it is published and before its writer is answered. Snapshots of
+    * concurrent writers may arrive in either order (their versions tell which is newer).
+    */
   def addListener(l: ConfSnapshot => Unit): Unit = listeners.add(l)
 
   def removeListener(l: ConfSnapshot => Unit): Unit = listeners.remove(l)
@@ -76,12 +78,12 @@ final class DynamicConfStore(
 
   /** Sets `key`; with `ifVersion`, only when the key's version is that (0: only when it is absent). */
   def put(key: String, value: String, ifVersion: Option[Long]): ConfEntry = {
-    val entry = change(key, value, ifVersion)
-    tellListeners()
+    val (entry, published) = change(key, value, ifVersion)
+    tellListeners(published)
     entry
   }
 
-  private def change(key: String, value: String, ifVersion: Option[Long]): ConfEntry = synchronized {
+  private def change(key: String, value: String, ifVersion: Option[Long]): (ConfEntry, ConfSnapshot) = synchronized {
     DynamicConfStore.checkEntry(key, value).left.foreach(r => throw new ConfChangeException(r))
     val s = current.get
     checkVersion(s, key, ifVersion)
@@ -93,34 +95,34 @@ final class DynamicConfStore(
     if (next.bytes > maxBytes && next.bytes > s.bytes)
       throw new ConfChangeException(ConfRejection.StoreTooLarge(next.bytes, maxBytes))
     publish(next)
-    entry
+    (entry, next)
   }
 
   /** Removes `key` (with the same `ifVersion` rule); returns the removed entry, or None if absent. */
   def delete(key: String, ifVersion: Option[Long]): Option[ConfEntry] = {
     val removed = remove(key, ifVersion)
-    if (removed.isDefined) tellListeners()
-    removed
+    removed.foreach { case (_, published) => tellListeners(published) }
+    removed.map(_._1)
   }
 
-  private def remove(key: String, ifVersion: Option[Long]): Option[ConfEntry] = synchronized {
+  private def remove(key: String, ifVersion: Option[Long]): Option[(ConfEntry, ConfSnapshot)] = synchronized {
     DynamicConfStore.checkKey(key).left.foreach(r => throw new ConfChangeException(r))
     val s = current.get
     checkVersion(s, key, ifVersion)
     s.entries.get(key).map { old =>
-      publish(ConfSnapshot(s.version + 1, s.entries - key))
-      old
+      val next = ConfSnapshot(s.version + 1, s.entries - key)
+      publish(next)
+      (old, next)
     }
   }
 
-  // Outside the lock: a slow listener delays its writer's answer, never other writers.
-  private def tellListeners(): Unit = {
-    val s = current.get
+  // Outside the lock: a slow listener delays its writer's answer, never other writers. Each writer tells the snapshot
+  // it published (not the current one, which a concurrent writer may have replaced already: its own would be missed).
+  private def tellListeners(s: ConfSnapshot): Unit =
     listeners.forEach(l =>
       try l(s)
       catch { case NonFatal(_) => () }
     )
-  }
 
   private def checkVersion(s: ConfSnapshot, key: String, ifVersion: Option[Long]): Unit = ifVersion.foreach { want =>
     val have = s.entries.get(key).map(_.version).getOrElse(0L)

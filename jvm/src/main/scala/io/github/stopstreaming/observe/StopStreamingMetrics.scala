@@ -20,7 +20,8 @@ final class StopStreamingMetrics(plane: ControlPlane, httpGauges: Seq[(String, (
   private val finished: Map[StopPhase, LongAdder] =
     Seq[StopPhase](StopPhase.Stopped, StopPhase.Escalated, StopPhase.Failed).map(_ -> new LongAdder).toMap
   private val confChanges = new LongAdder
-  private var duration: com.codahale.metrics.Timer = _
+  // Set once by register (the metrics system's thread), read by the threads that finish stops.
+  @volatile private var duration: com.codahale.metrics.Timer = _
 
   def register(registry: MetricRegistry): Unit = {
     def gauge(name: String)(value: => Long): Unit =

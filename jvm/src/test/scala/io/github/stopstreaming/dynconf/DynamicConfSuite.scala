@@ -24,6 +24,31 @@ class DynamicConfSuite extends AnyFunSuite {
     assert(s.delete("b", None).isEmpty && s.version == 4, "deleting what is absent changes nothing")
   }
 
+  test("listeners are told every snapshot once, whatever the number of concurrent writers") {
+    val s = memory()
+    val told = new java.util.concurrent.ConcurrentLinkedQueue[Long]()
+    s.addListener(snap => told.add(snap.version))
+    val writers = 8
+    val each = 250
+    val start = new java.util.concurrent.CountDownLatch(1)
+    val threads = (0 until writers).map { w =>
+      val t = new Thread(() => {
+        start.await()
+        (0 until each).foreach { i =>
+          if (i % 5 == 4) s.delete(s"k$w", None) else s.put(s"k$w", s"$i", None)
+        }
+      })
+      t.start()
+      t
+    }
+    start.countDown()
+    threads.foreach(_.join(60000))
+    val versions = told.toArray.map(_.asInstanceOf[Long]).toSeq
+    assert(s.version == writers * each)
+    assert(versions.size == writers * each, s"${writers * each - versions.distinct.size} snapshots never told")
+    assert(versions.sorted == (1L to (writers * each).toLong), "each version once")
+  }
+
   test("compare-and-set: the expected version must match; 0 means absent") {
     val s = memory()
     assert(s.put("k", "v1", Some(0L)).version == 1)
