@@ -104,7 +104,7 @@ while time.monotonic() < deadline:
 t.join(60)
 out["await_returned"] = box.get("done", False)
 
-# request_stop with wait= from a Connect client: over HTTP, answered once the conditional stop fired and ended.
+# request_stop(wait=) from a Connect client: over HTTP, answered once the conditional stop fired and ended.
 q3 = spark.readStream.format("rate").load().writeStream.format("noop").queryName("connect-drain").start()
 answer = stopstreaming.request_stop(q3, token=TOKEN, when="batch:1", wait="60s")
 out["waited_state"] = (answer.get("stop") or {}).get("state")

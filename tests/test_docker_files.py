@@ -7,7 +7,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +35,9 @@ def test_compose_config_validates():
     # read (no top-level `name:`, which docker-compose 1.x refuses), so older installs can run it too.
     compose = _compose()
     assert compose, "neither `docker compose` nor docker-compose is installed: run make setup"
-    r = subprocess.run([*compose, "-f", str(DOCKER / "compose.yaml"), "config"], capture_output=True, text=True)
+    r = subprocess.run(
+        [*compose, "-f", str(DOCKER / "compose.yaml"), "config"], capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
     assert set(yaml.safe_load(r.stdout)["services"]) == {"master", "worker", "demo"}
 
