@@ -168,16 +168,27 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
 
   /** The door of every change of the dynamic configuration: sets `key` (with the store's compare-and-set rule). */
   def setConf(key: String, value: String, ifVersion: Option[Long], source: String, caller: Caller): ConfEntry =
-    confDoor(key, "set", source, caller)(dynamicConf.put(key, value, ifVersion))
+    confDoor(key, "set", source, caller) {
+      val e = dynamicConf.put(key, value, ifVersion)
+      (e, e.version)
+    }
 
   /** Removes `key`; None when it was not set. */
   def unsetConf(key: String, ifVersion: Option[Long], source: String, caller: Caller): Option[ConfEntry] =
-    confDoor(key, "unset", source, caller)(dynamicConf.delete(key, ifVersion))
+    confDoor(key, "unset", source, caller) {
+      dynamicConf.deleteAt(key, ifVersion) match {
+        case Some((old, published)) => (Some(old), published)
+        case None => (None, dynamicConf.version) // nothing removed, nothing published
+      }
+    }
 
-  private def confDoor[T](key: String, op: String, source: String, caller: Caller)(body: => T): T =
+  /** Records a change with the version it published itself: the store's current version may already be a concurrent
+    * writer's, whose own change would then be missing from the trail.
+    */
+  private def confDoor[T](key: String, op: String, source: String, caller: Caller)(body: => (T, Long)): T =
     try {
-      val result = body
-      tell(_.confChanged(ConfChange(key, op, Some(dynamicConf.version), None, source), caller))
+      val (result, version) = body
+      tell(_.confChanged(ConfChange(key, op, Some(version), None, source), caller))
       result
     } catch {
       case e: ConfChangeException =>

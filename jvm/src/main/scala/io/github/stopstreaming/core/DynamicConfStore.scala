@@ -99,10 +99,13 @@ final class DynamicConfStore(
   }
 
   /** Removes `key` (with the same `ifVersion` rule); returns the removed entry, or None if absent. */
-  def delete(key: String, ifVersion: Option[Long]): Option[ConfEntry] = {
+  def delete(key: String, ifVersion: Option[Long]): Option[ConfEntry] = deleteAt(key, ifVersion).map(_._1)
+
+  /** [[delete]], with the version the removal published (a concurrent writer may have published a later one since). */
+  def deleteAt(key: String, ifVersion: Option[Long]): Option[(ConfEntry, Long)] = {
     val removed = remove(key, ifVersion)
     removed.foreach { case (_, published) => tellListeners(published) }
-    removed.map(_._1)
+    removed.map { case (old, published) => (old, published.version) }
   }
 
   private def remove(key: String, ifVersion: Option[Long]): Option[(ConfEntry, ConfSnapshot)] = synchronized {

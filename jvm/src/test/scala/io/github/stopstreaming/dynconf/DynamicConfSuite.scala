@@ -49,6 +49,28 @@ class DynamicConfSuite extends AnyFunSuite {
     assert(versions.sorted == (1L to (writers * each).toLong), "each version once")
   }
 
+  test("the audit trail records each change with the version it published, whatever the concurrent writers") {
+    import io.github.stopstreaming.core.{AuditRecord, Caller, ControlPlane, ControlSettings}
+    val plane = new ControlPlane(ControlSettings.fromConf(Map.empty, Map.empty), memory())
+    try {
+      val writers = 8
+      val each = 100
+      val threads = (0 until writers).map { w =>
+        val t = new Thread(() =>
+          (0 until each).foreach { i =>
+            if (i % 4 == 3) plane.unsetConf(s"k$w", None, "rest", Caller.Internal)
+            else plane.setConf(s"k$w", s"$i", None, "rest", Caller.Internal)
+          }
+        )
+        t.start()
+        t
+      }
+      threads.foreach(_.join(60000))
+      val versions = plane.audit.since(0).filter(_.kind == AuditRecord.ConfChanged).map(_.options("version").toLong)
+      assert(versions.sorted == (1L to (writers * each).toLong), "each published version recorded once")
+    } finally plane.close()
+  }
+
   test("compare-and-set: the expected version must match; 0 means absent") {
     val s = memory()
     assert(s.put("k", "v1", Some(0L)).version == 1)
