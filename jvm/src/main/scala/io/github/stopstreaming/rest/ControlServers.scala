@@ -113,7 +113,7 @@ object ControlServer {
     * thread it would keep the driver JVM alive after the application's main returned, so it is always started from a
     * daemon thread.
     */
-  private def startAsDaemon(server: HttpServer): Unit = {
+  private[rest] def startAsDaemon(server: HttpServer): Unit = {
     var failure: Throwable = null
     val t = new Thread(
       () =>

@@ -3,6 +3,8 @@ package io.github.stopstreaming.rest
 import java.net.InetSocketAddress
 import java.util.concurrent.ConcurrentHashMap
 
+import scala.util.control.NonFatal
+
 import com.sun.net.httpserver.{HttpServer, HttpsServer}
 
 /** Ports bound ahead of their control server. A 0.x-API caller names a port and posts to it moments later; binding it
@@ -35,11 +37,14 @@ private[stopstreaming] object PortReservations {
     * has none running; the port would stay bound, taking connections that are never answered. Started first, its
     * dispatcher runs once and closes it; connections waiting in its backlog are reset.
     */
-  private def close(s: HttpServer): Unit = {
-    try s.start()
-    catch { case _: IllegalStateException => () } // started already
-    s.stop(0)
-  }
+  private def close(s: HttpServer): Unit =
+    try {
+      // From a daemon thread, as every start (see ControlServer.startAsDaemon); stop joins the dispatcher.
+      try ControlServer.startAsDaemon(s)
+      catch { case _: IllegalStateException => () } // started already
+      s.stop(0)
+    } catch { case NonFatal(_) => () } // a failed close must not hide the error that led to it
+
 
   private[rest] def create(address: InetSocketAddress, https: Boolean): HttpServer =
     if (https) HttpsServer.create(address, ControlServer.Backlog) else HttpServer.create(address, ControlServer.Backlog)
