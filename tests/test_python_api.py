@@ -94,13 +94,15 @@ def test_a_stop_dir_whose_file_system_fails_is_our_error_and_the_query_runs_on(s
     hadoop = spark._jsc.hadoopConfiguration()
     hadoop.set("ipc.client.connect.max.retries", "0")
     q = start_noop(spark, "unreachable-stop-dir")
-    config = stopstreaming.FileSystemStopConfig(f"hdfs://127.0.0.1:{free_port()}/stop")
-    with pytest.raises(stopstreaming.StopDirUnavailableError, match="stop directory") as e:
-        stopstreaming.await_external_termination(q, config)
-    assert isinstance(e.value, OSError)
-    assert q.isActive
-    q.stop()
-    hadoop.unset("ipc.client.connect.max.retries")
+    try:
+        config = stopstreaming.FileSystemStopConfig(f"hdfs://127.0.0.1:{free_port()}/stop")
+        with pytest.raises(stopstreaming.StopDirUnavailableError, match="stop directory") as e:
+            stopstreaming.await_external_termination(q, config)
+        assert isinstance(e.value, OSError)
+        assert q.isActive
+    finally:
+        q.stop()
+        hadoop.unset("ipc.client.connect.max.retries")
 
 
 def test_load_config_reads_hocon(spark, tmpdir_path):
