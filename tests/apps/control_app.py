@@ -32,7 +32,7 @@ def main() -> None:
     for k, v in spark_conf.items():
         builder = builder.config(k, v)
     builder = stopstreaming.configure(builder, **options)
-    if jars:  # after configure(), which sets spark.jars, keeping its jar (see the README)
+    if jars:  # after configure(), which sets spark.jars, keeping its jar (see docs/api.md)
         builder = builder.config("spark.jars", f"{stopstreaming.jar_path()},{jars}")
     spark = builder.getOrCreate()
     rate = spark.readStream.format("rate").option("rowsPerSecond", 1).load()

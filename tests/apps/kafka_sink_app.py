@@ -27,7 +27,7 @@ def main() -> None:
         .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
     )  # fmt: skip
     builder = stopstreaming.configure(builder, rest_port=0, rest_host="127.0.0.1")
-    # After configure(), keeping its jar in the list (see the README).
+    # After configure(), keeping its jar in the list (see docs/api.md).
     builder = builder.config("spark.jars", ",".join([stopstreaming.jar_path(), *o["jars"]]))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")

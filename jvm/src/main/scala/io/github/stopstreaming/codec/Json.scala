@@ -152,7 +152,9 @@ object Json {
     "durationMs" -> r.durationMs
   )
 
-  /** The settings list, for the tests that keep the README table and the Python option names in step with it. */
+  /** The settings list, for the tests that keep the table of docs/configuration.md and the Python option names in step
+    * with it.
+    */
   def settings(all: Seq[Setting[_]]): JLinkedHashMap[String, Any] =
     obj("settings" -> all.map { s =>
       obj(

@@ -14,7 +14,9 @@ object SettingKind {
   case object Duration extends SettingKind("duration")
 }
 
-/** One `spark.stopstreaming.*` setting, declared once: key, kind, default, parser and the line the README shows. */
+/** One `spark.stopstreaming.*` setting, declared once: key, kind, default, parser and the line that
+  * docs/configuration.md shows.
+  */
 final case class Setting[T](
     key: String,
     kind: SettingKind,
@@ -38,8 +40,9 @@ final case class Setting[T](
     key.replace('.', '_').flatMap(c => if (c.isUpper) "_" + c.toLower else c.toString)
 }
 
-/** Every setting of the control plane, in the order the README's table lists them (the way Spark's own `ConfigBuilder`
-  * entries are declared). The README table and the Python option names are checked against this list by tests.
+/** Every setting of the control plane, in the order the table of docs/configuration.md lists them (the way Spark's
+  * own `ConfigBuilder` entries are declared). That table and the Python option names are checked against this list by
+  * tests.
   */
 object Settings {
   val Prefix = "spark.stopstreaming."
@@ -266,7 +269,9 @@ object Settings {
     int(1024, Int.MaxValue)
   )
 
-  /** Every setting, in README order. `conf.<key>` (initial dynamic values) is a family of keys, not one setting. */
+  /** Every setting, in the order of docs/configuration.md. `conf.<key>` (initial dynamic values) is a family of keys,
+    * not one setting.
+    */
   val all: Seq[Setting[_]] = Seq(
     RestEnabled,
     RestHost,

@@ -6,23 +6,27 @@ import scala.io.Source
 
 import org.scalatest.funsuite.AnyFunSuite
 
-/** The README's configuration table is the settings list written out: same keys, order, defaults and meanings. */
+/** The configuration table of docs/configuration.md is the settings list written out: same keys, order, defaults and
+  * meanings.
+  */
 class SettingsTableSuite extends AnyFunSuite {
-  private val readme: String = {
-    val f = Seq("README.md", "../README.md").map(new File(_)).find(_.isFile).getOrElse(fail("README.md not found"))
+  private val page: String = {
+    val f = Seq("docs/configuration.md", "../docs/configuration.md")
+      .map(new File(_))
+      .find(_.isFile)
+      .getOrElse(fail("docs/configuration.md not found"))
     val s = Source.fromFile(f, "UTF-8")
     try s.mkString
     finally s.close()
   }
 
-  /** Rows of the table under "## Configuration": key, default, meaning. */
+  /** Rows of the page's table: key, default, meaning. */
   private def tableRows: Seq[(String, String, String)] = {
-    val section = readme.split("\n## ").find(_.startsWith("Configuration")).getOrElse(fail("no Configuration section"))
     val Row = """\| `([^`]+)` \| (.*?) \| (.*) \|""".r
-    section.linesIterator.collect { case Row(k, d, m) => (k, d.trim, m.trim) }.toSeq
+    page.linesIterator.collect { case Row(k, d, m) => (k, d.trim, m.trim) }.toSeq
   }
 
-  test("the README table lists every setting, in order, with its default and meaning") {
+  test("the configuration page lists every setting, in order, with its default and meaning") {
     val expected = Settings.all.map(s => (s.key, s.defaultText, s.doc)) :+
       (("conf.<key>", "(none)", "initial value of a dynamic key"))
     assert(tableRows == expected)

@@ -4,7 +4,7 @@ package io.github.stopstreaming.extensions.conf
 sealed trait StopConfig
 
 /** Stop over HTTP: `POST http://<host>:<port><stopPath>/<query.id>`. Queries that name the same port share one server.
-  * Without a token configured, the default host `0.0.0.0` is narrowed to loopback (see the README's security section);
+  * Without a token configured, the default host `0.0.0.0` is narrowed to loopback (see docs/security.md);
   * any other host is used as given.
   */
 final case class RestStopConfig(
