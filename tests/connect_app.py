@@ -16,6 +16,7 @@ import requests
 from pyspark.sql import SparkSession
 
 import stopstreaming
+from stopstreaming.backend import backend_for_query, backend_for_session
 
 TOKEN = "connect-token"
 
@@ -109,6 +110,11 @@ q3 = spark.readStream.format("rate").load().writeStream.format("noop").queryName
 answer = stopstreaming.request_stop(q3, token=TOKEN, when="batch:1", wait="60s")
 out["waited_state"] = (answer.get("stop") or {}).get("state")
 out["waited_active_after"] = q3.isActive
+# One backend, hence one HTTP client with its kept-alive connections, per session and token.
+backend = backend_for_session(spark, TOKEN)
+out["one_client"] = (
+    backend is backend_for_query(q3, TOKEN) and backend.client() is backend_for_session(spark, TOKEN).client()
+)
 spark.stop()
 print("RESULT " + json.dumps(out))
 sys.stdout.flush()

@@ -32,4 +32,5 @@ def test_connect_session_queries_are_registered_and_stopped_over_http():
     assert "only the server's own control port" in out["unsupported_port_error"]
     assert out["await_returned"] is True
     assert out["waited_state"] == "STOPPED" and out["waited_active_after"] is False, "request_stop(wait=)"
+    assert out["one_client"] is True, "one backend and one HTTP client per Connect session"
     assert out["dynconf_value"] == "from-http"

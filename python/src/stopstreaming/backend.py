@@ -1,34 +1,78 @@
 """Choosing, once per session, how the public API reaches the plugin.
 
-Classic PySpark goes over Py4J (``classic/``), Spark Connect over HTTP (``connect/``).
+Classic PySpark goes over Py4J (``classic/``), Spark Connect over HTTP (``connect/``). Both
+implement ``Backend``; the public functions only ever call what it declares.
 """
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any, Protocol, runtime_checkable
 
 from stopstreaming.classic import ClassicBackend
+from stopstreaming.config import StopConfig
 from stopstreaming.connect import ConnectBackend
 
-__all__ = ["Backend", "backend_for_query", "backend_for_session", "is_connect_session"]
+__all__ = ["Backend", "backend_for_query", "backend_for_session", "is_connect", "is_connect_session"]
 
-Backend = Union[ClassicBackend, ConnectBackend]
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the public API needs from the plugin of one session, whichever way it is reached."""
+
+    def control_url(self) -> str:
+        """Return the URL of the driver's control server."""
+
+    def register(self, query: Any, config: StopConfig | None) -> None:
+        """Make sure ``query`` is registered, watched the way ``config`` says (None: the plugin's)."""
+
+    def await_stop_recorded(self, query: Any, timeout_ms: int = 2000) -> None:
+        """Wait until the stop of an ended ``query`` is recorded as finished."""
+
+    def request_stop(
+        self,
+        query: Any,
+        mode: str | None,
+        timeout: str | None,
+        when: str | None = None,
+        wait: str | None = None,
+    ) -> dict[str, Any]:
+        """Ask for a stop of ``query``; return the query as JSON, after ``wait`` if given."""
+
+    def cancel_stop(self, query: Any) -> dict[str, Any]:
+        """Cancel the pending conditional stop of ``query``; return the query as JSON."""
+
+    def conf_get(self, key: str) -> str | None:
+        """Return the dynamic value of ``key``, or None."""
+
+    def conf_version(self) -> int:
+        """Return the dynamic configuration's version."""
+
+    def conf_snapshot(self) -> dict[str, Any]:
+        """Return the whole dynamic configuration, as ``GET /api/v1/conf`` shows it."""
+
+
+def is_connect(obj: Any) -> bool:
+    """Tell whether ``obj`` (a session, a query, a DataFrame) is a Spark Connect client's object.
+
+    The one place this is decided: a Connect object lives in ``pyspark.sql.connect``.
+    """
+    return type(obj).__module__.startswith("pyspark.sql.connect")
 
 
 def is_connect_session(spark: Any) -> bool:
     """Tell whether ``spark`` is a Spark Connect client session (no JVM in this process)."""
-    return type(spark).__module__.startswith("pyspark.sql.connect")
+    return is_connect(spark)
 
 
 def backend_for_session(spark: Any, token: str | None = None) -> Backend:
     """Return the backend of a ``SparkSession``."""
-    if is_connect_session(spark):
+    if is_connect(spark):
         return ConnectBackend.for_session(spark, token)
     return ClassicBackend.for_session(spark)
 
 
 def backend_for_query(query: Any, token: str | None = None) -> Backend:
     """Return the backend of a ``StreamingQuery``'s own session."""
-    if type(query).__module__.startswith("pyspark.sql.connect"):
+    if is_connect(query):
         return ConnectBackend.for_query(query, token)
     return ClassicBackend.for_query(query)

@@ -79,10 +79,11 @@ def load_config(path: str | None = None) -> StopConfig:
     """
     from pyspark.sql import SparkSession
 
+    from stopstreaming.backend import is_connect
     from stopstreaming.classic import ClassicBackend
 
     spark = SparkSession.getActiveSession()
-    if spark is None or type(spark).__module__.startswith("pyspark.sql.connect"):
+    if spark is None or is_connect(spark):
         raise StopStreamingError(
             "load_config() reads HOCON through the driver JVM: start a classic SparkSession first"
         )

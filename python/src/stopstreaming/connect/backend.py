@@ -7,6 +7,8 @@ The plugin runs in the server, so calls go to its HTTP API, and what only the se
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from typing import Any
 from urllib.parse import urlparse
 
@@ -25,22 +27,37 @@ _NO_PLUGIN = (
 )
 
 
+# One backend per session and token, so one HTTP client (and its kept-alive connections) per
+# session instead of one per call; dropped with the session.
+_backends: weakref.WeakKeyDictionary[Any, dict[str | None, ConnectBackend]] = weakref.WeakKeyDictionary()
+_backends_lock = threading.Lock()
+
+
 class ConnectBackend:
     """The plugin in a Spark Connect server, for one client session."""
 
     def __init__(self, spark: Any, token: str | None = None) -> None:
         self._spark = spark
         self._token = token or os.environ.get("STOPSTREAMING_TOKEN")
+        self._client: StopStreamingClient | None = None
 
     @classmethod
     def for_session(cls, spark: Any, token: str | None = None) -> ConnectBackend:
-        """Return the backend of a ``SparkSession``."""
-        return cls(spark, token)
+        """Return the backend of a ``SparkSession`` (the same one for the same session and token)."""
+        with _backends_lock:
+            try:
+                by_token = _backends.setdefault(spark, {})
+            except TypeError:  # a session that cannot be weakly referenced: not kept
+                return cls(spark, token)
+            backend = by_token.get(token)
+            if backend is None:
+                backend = by_token[token] = cls(spark, token)
+            return backend
 
     @classmethod
     def for_query(cls, query: Any, token: str | None = None) -> ConnectBackend:
         """Return the backend of a Connect ``StreamingQuery``'s session."""
-        return cls(query._session, token)
+        return cls.for_session(query._session, token)
 
     def _conf(self, key: str) -> str | None:
         value = self._spark.conf.get(key, None)
@@ -54,8 +71,10 @@ class ConnectBackend:
         return url
 
     def client(self) -> StopStreamingClient:
-        """Return an HTTP client of the server's control API."""
-        return StopStreamingClient(self.control_url(), self._token)
+        """Return this session's HTTP client of the server's control API (made on first use)."""
+        if self._client is None:
+            self._client = StopStreamingClient(self.control_url(), self._token)
+        return self._client
 
     def register(self, query: Any, config: StopConfig | None) -> None:
         """Check that the server, which registers every query itself, can honour ``config``."""
