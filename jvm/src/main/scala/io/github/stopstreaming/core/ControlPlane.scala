@@ -54,8 +54,8 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
   val threads = new NamedThreads
   val sessions = new SessionRegistry
   val registry = new QueryRegistry(settings.retainTerminated, e => tell(_.queryEnded(e)))
-  val stopper = new Stopper(threads, (t, s) => tell(_.stopFinished(t, s)))
-  val conditions = new StopConditions(threads, (t, p) => conditionMet(t, p))
+  private[core] val stopper = new Stopper(threads, (t, s) => tell(_.stopFinished(t, s)))
+  private[core] val conditions = new StopConditions(threads, (t, p) => conditionMet(t, p))
 
   /** Every stop request, outcome and configuration change, the latest 1,000 kept. */
   val audit = new AuditLog(ControlPlane.AuditCapacity)

@@ -7,7 +7,9 @@ import scala.io.Source
 import org.scalatest.funsuite.AnyFunSuite
 
 /** The layers point one way: the core knows no transport, adapters know the core, and only the runtime wires them
-  * together. A source file that imports a package its layer may not see fails here.
+  * together. A source file that imports a package its layer may not see fails here. The code that must live in Spark's
+  * own package (`org.apache.spark.stopstreaming`: the UI tab, the listener bus bridge, the metrics source, in every
+  * source root of both Spark lines) is one more adapter layer, "spark", held to the same rules.
   */
 class LayersSuite extends AnyFunSuite {
   private val Root = "io.github.stopstreaming"
@@ -19,14 +21,24 @@ class LayersSuite extends AnyFunSuite {
     "rest" -> Set("core", "codec"),
     "fs" -> Set("core", "codec"),
     "shutdown" -> Set("core"),
-    "observe" -> Set("core", "codec"),
+    "observe" -> Set("core", "codec", "spark"),
     "runtime" -> Set("core", "codec", "rest", "fs", "shutdown", "observe"),
-    "plugin" -> Set("core", "runtime"),
+    "plugin" -> Set("core", "runtime", "spark"),
     "dynconf" -> Set("core", "runtime"),
     "extensions" -> Set("core", "runtime", "plugin"),
     "python" -> Set("core", "codec", "runtime", "plugin", "extensions"),
-    "" -> Set("plugin")
+    "" -> Set("plugin"),
+    "spark" -> Set("core")
   )
+
+  /** The source roots of main code: the shared one and each Spark line's. */
+  private val mainRoots: Seq[File] = {
+    val base = Seq("src/main", "jvm/src/main").map(new File(_)).find(_.isDirectory).getOrElse(fail("no src/main"))
+    Option(base.listFiles).toSeq.flatten.filter(d => d.isDirectory && d.getName.startsWith("scala"))
+  }
+
+  /** Every file of the "spark" layer, in every source root. */
+  private def sparkFiles: Seq[File] = mainRoots.flatMap(r => files(new File(r, "org/apache/spark/stopstreaming")))
 
   private val sourceRoot: File =
     Seq("src/main/scala/io/github/stopstreaming", "jvm/src/main/scala/io/github/stopstreaming")
@@ -52,12 +64,14 @@ class LayersSuite extends AnyFunSuite {
       finally s.close()
     }
     val ref = (Root.replace(".", "\\.") + "\\.([a-z]+)\\b").r
-    ref.findAllMatchIn(text).map(_.group(1)).toSet
+    val ours = ref.findAllMatchIn(text).map(_.group(1)).toSet
+    if (text.contains("org.apache.spark.stopstreaming")) ours + "spark" else ours
   }
 
   test("every package of the plugin is in the layer table") {
-    val packages = files(sourceRoot).map(packageOf).toSet
+    val packages = files(sourceRoot).map(packageOf).toSet + "spark"
     assert(packages == allowed.keySet, s"packages: $packages")
+    assert(sparkFiles.size >= 5, s"the Spark-package code of both lines: ${sparkFiles.map(_.getName)}")
   }
 
   test("no file uses a package its layer may not see") {
@@ -67,7 +81,13 @@ class LayersSuite extends AnyFunSuite {
       used <- uses(f) - own
       if allowed.contains(used) && !allowed(own).contains(used)
     } yield s"${sourceRoot.toPath.relativize(f.toPath)} ($own) uses $used"
-    assert(violations.isEmpty, violations.mkString("\n", "\n", ""))
+    val fromSpark = for {
+      f <- sparkFiles
+      used <- uses(f) - "spark"
+      if !allowed("spark").contains(used)
+    } yield s"${f.getPath} (spark) uses $used"
+    val all = violations ++ fromSpark
+    assert(all.isEmpty, all.mkString("\n", "\n", ""))
   }
 
   test("the core knows no transport: no HTTP server, no JSON writer, no Hadoop file system") {
