@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import stopstreaming
-from stopstreaming.settings import KIND_TYPES, OPTIONS
+from stopstreaming.settings import DEFAULT_PORT, DEFAULT_STOP_PATH, KIND_TYPES, OPTIONS
 
 
 def test_python_options_match_the_declared_settings(spark):
@@ -13,6 +13,11 @@ def test_python_options_match_the_declared_settings(spark):
     assert {s["python"]: s["key"] for s in declared} == {name: key for name, (key, _) in OPTIONS.items()}
     for s in declared:
         assert OPTIONS[s["python"]][1] == KIND_TYPES[s["kind"]], s["key"]
+    defaults = {s["key"]: s["default"] for s in declared}
+    assert (defaults["rest.port"], defaults["rest.stopPath"]) == (
+        f"`{DEFAULT_PORT}`",
+        f"`{DEFAULT_STOP_PATH}`",
+    )
 
 
 def test_every_option_reaches_the_conf():

@@ -26,6 +26,7 @@ from stopstreaming.errors import (
     ServerUnreachableError,
     StopStreamingError,
 )
+from stopstreaming.settings import DEFAULT_URL
 
 __all__ = ["EXIT_CODES", "main"]
 
@@ -50,8 +51,8 @@ def _global_options(p: argparse.ArgumentParser, defaults: bool) -> None:
 
     p.add_argument(
         "--url",
-        default=default(os.environ.get("STOPSTREAMING_URL", "http://127.0.0.1:8558")),
-        help="control server URL (env STOPSTREAMING_URL; default http://127.0.0.1:8558)",
+        default=default(os.environ.get("STOPSTREAMING_URL", DEFAULT_URL)),
+        help=f"control server URL (env STOPSTREAMING_URL; default {DEFAULT_URL})",
     )
     # Refused with a message rather than unknown: a token on the command line is readable by every
     # user of the machine (ps, /proc, shell history).

@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Union
 
 from stopstreaming.errors import ConfigurationError, StopStreamingError
+from stopstreaming.settings import DEFAULT_PORT, DEFAULT_STOP_PATH
 
 __all__ = ["FileSystemStopConfig", "FsType", "RestStopConfig", "StopConfig", "load_config"]
 
@@ -24,8 +25,8 @@ class RestStopConfig:
     """Stop over HTTP: ``POST http://<host>:<port><stop_path>/<query.id>``; queries on one port share it."""
 
     host: str = "0.0.0.0"
-    port: int = 8558
-    stop_path: str = "/stop"
+    port: int = DEFAULT_PORT
+    stop_path: str = DEFAULT_STOP_PATH
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host:

@@ -6,9 +6,15 @@ spelling, and a test compares the two (``tests/test_settings_table.py``), so the
 
 from __future__ import annotations
 
-__all__ = ["OPTIONS", "PREFIX"]
+__all__ = ["DEFAULT_PORT", "DEFAULT_STOP_PATH", "DEFAULT_URL", "OPTIONS", "PREFIX"]
 
 PREFIX = "spark.stopstreaming."
+
+# The defaults of rest.port and rest.stopPath, which the 0.x configs, the CLI and the Connect
+# backend use; the same test compares them with the plugin's declarations.
+DEFAULT_PORT = 8558
+DEFAULT_STOP_PATH = "/stop"
+DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 
 _BOOL = (bool,)
 _INT = (int,)

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 from stopstreaming.client import StopStreamingClient
 from stopstreaming.config import FileSystemStopConfig, RestStopConfig, StopConfig
 from stopstreaming.errors import QueryNotFoundError, UnsupportedInSparkConnectError
+from stopstreaming.settings import DEFAULT_STOP_PATH
 
 __all__ = ["ConnectBackend"]
 
@@ -84,7 +85,7 @@ class ConnectBackend:
             raise UnsupportedInSparkConnectError("nothing could stop this query from outside: " + _NO_PLUGIN)
         if isinstance(config, RestStopConfig):
             server_port = urlparse(url).port if url else None
-            server_path = self._conf("spark.stopstreaming.rest.stopPath") or "/stop"
+            server_path = self._conf("spark.stopstreaming.rest.stopPath") or DEFAULT_STOP_PATH
             if server_port != config.port or server_path != config.stop_path:
                 raise UnsupportedInSparkConnectError(
                     f"from Spark Connect only the server's own control port can be used: it serves "

@@ -49,6 +49,7 @@ object Settings {
   val TokenEnv = "STOPSTREAMING_TOKEN"
   val KeyStorePasswordEnv = "STOPSTREAMING_KEYSTORE_PASSWORD"
   val DefaultPort = 8558
+  val DefaultStopPath = "/stop"
 
   private def bool(s: String): Either[String, Boolean] = s.trim.toLowerCase match {
     case "true" => Right(true)
@@ -93,7 +94,7 @@ object Settings {
   val RestStopPath: Setting[String] = Setting(
     "rest.stopPath",
     SettingKind.Text,
-    Some("/stop"),
+    Some(DefaultStopPath),
     "`/stop`",
     "base path of the `POST {stopPath}/{queryId}` of the stopstreaming 0.x API",
     s => StopPaths.check(s.trim).map(_ => s.trim)

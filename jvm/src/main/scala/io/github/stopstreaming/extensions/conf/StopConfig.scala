@@ -1,5 +1,7 @@
 package io.github.stopstreaming.extensions.conf
 
+import io.github.stopstreaming.core.Settings
+
 /** Where a query listens for its external stop signal (as in the stopstreaming 0.x API). */
 sealed trait StopConfig
 
@@ -15,8 +17,9 @@ final case class RestStopConfig(
 
 object RestStopConfig {
   val DefaultHost = "0.0.0.0"
-  val DefaultPort = 8558
-  val DefaultStopPath = "/stop"
+  // The plugin's own defaults (rest.port, rest.stopPath), which were also the 0.x library's.
+  val DefaultPort: Int = Settings.DefaultPort
+  val DefaultStopPath: String = Settings.DefaultStopPath
 }
 
 /** Stop by deleting the marker file `<stopDir>/<query.id>`. */
