@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from conftest import TOKEN, BatchRecorder, run_cli, start_noop, start_recorded, wait_for
+from stopstreaming import QueryNotFoundError, RequestError, StopStreamingClient
 
 
 def test_list_and_show(spark, api):
@@ -55,6 +58,17 @@ def test_unknown_query_exits_3(api):
     assert r.returncode == 3 and "not found" in r.stderr
     r = run_cli(api, "stop", "no-such-query")
     assert r.returncode == 3
+
+
+def test_a_wrong_url_path_is_not_a_missing_query(api):
+    # Before error codes, any 404 read as "no such query": exit 3 for a mistake in --url.
+    r = run_cli(api, "list", url=api.url + "/control")
+    assert r.returncode == 1 and "no such endpoint" in r.stderr and "HTTP 404" in r.stderr, r.stderr
+    with pytest.raises(RequestError) as e:
+        StopStreamingClient(api.url + "/control", TOKEN).query("anything")
+    assert e.value.status == 404 and not isinstance(e.value, QueryNotFoundError)
+    with pytest.raises(QueryNotFoundError):
+        StopStreamingClient(api.url, TOKEN).conf_get("no.such.key")
 
 
 def test_usage_errors_exit_2(api):

@@ -21,11 +21,16 @@ def victim(spark, api):
     q.stop()
 
 
-def _error(r: requests.Response, code: int) -> str:
+# Every error's stable code (docs/http-api.md), by status where the status says it all.
+GENERAL = {400: "bad-request", 401: "unauthorized", 405: "method-not-allowed", 413: "too-large"}
+
+
+def _error(r: requests.Response, code: int, kind: str | None = None) -> str:
     assert r.status_code == code, (r.status_code, r.text)
     assert r.headers["Content-Type"].startswith("application/json")
     body = r.json()
     assert isinstance(body["error"], str) and body["error"]
+    assert body["code"] == (kind or GENERAL[code]), body
     return body["error"]
 
 
@@ -86,15 +91,16 @@ def test_401_comes_before_404_so_paths_do_not_leak(api):
 
 
 def test_404_unknown_query(api, victim):
-    _error(api.post("/api/v1/queries/00000000-0000-0000-0000-000000000000/stop"), 404)
-    _error(api.get("/api/v1/queries/no-such-name"), 404)
-    _error(api.post("/stop/00000000-0000-0000-0000-000000000000"), 404)
+    _error(api.post("/api/v1/queries/00000000-0000-0000-0000-000000000000/stop"), 404, "query-not-found")
+    _error(api.get("/api/v1/queries/no-such-name"), 404, "query-not-found")
+    _error(api.post("/stop/00000000-0000-0000-0000-000000000000"), 404, "query-not-found")
+    _error(api.get("/api/v1/conf/no.such.key"), 404, "key-not-found")
 
 
 def test_404_unknown_path(api, victim):
-    _error(api.get("/api/v2/queries"), 404)
-    _error(api.get("/ui/nothing.js"), 404)
-    _error(api.get("/index.html"), 404)
+    _error(api.get("/api/v2/queries"), 404, "no-such-endpoint")
+    _error(api.get("/ui/nothing.js"), 404, "no-such-endpoint")
+    _error(api.get("/index.html"), 404, "no-such-endpoint")
 
 
 def test_405_wrong_method_names_the_allowed_one(api, victim):
@@ -115,8 +121,8 @@ def test_413_body_over_64_kib(api, victim):
 
 def test_seed_paths_match_exactly(api, victim):
     """The seed matched by prefix; each of these stopped its query there. Here none does."""
-    _error(api.post(f"/stop/{victim.id}xyz"), 404)
-    _error(api.post(f"/stop/{victim.id}/extra"), 404)
+    _error(api.post(f"/stop/{victim.id}xyz"), 404, "query-not-found")
+    _error(api.post(f"/stop/{victim.id}/extra"), 404, "no-such-endpoint")
     # requests would normalise '..' away, so this one goes over a raw socket.
     reply = _raw(api, "POST", f"/stop/{victim.id}/../../x")
     assert reply.startswith("HTTP/1.1 400"), reply

@@ -22,6 +22,10 @@ from stopstreaming.errors import (
 
 __all__ = ["MAX_WAIT_S", "InsecureTokenWarning", "StopStreamingClient"]
 
+# Error codes (docs/http-api.md) that name something missing, or a change that lost a race.
+_NOT_FOUND = frozenset({"query-not-found", "key-not-found"})
+_CONFLICT = frozenset({"version-conflict", "nothing-pending", "already-ended", "conflict"})
+
 # The longest `wait=` the server accepts.
 MAX_WAIT_S = 600.0
 
@@ -97,16 +101,18 @@ class StopStreamingClient:
             body = {"error": r.text[:200] or r.reason}
         if r.status_code < 400:
             return body
-        message = body.get("error", r.reason) if isinstance(body, dict) else r.reason
+        body = body if isinstance(body, dict) else {}
+        message = body.get("error", r.reason)
+        # The error's stable code decides (docs/http-api.md); a server without codes (before
+        # 0.2) is mapped by status as it used to be.
+        code = body.get("code")
         if r.status_code == 401:
             raise AuthenticationError(f"{message} (HTTP 401)")
-        if r.status_code == 404:
+        if code in _NOT_FOUND or (code is None and r.status_code == 404):
             raise QueryNotFoundError(message)
-        if r.status_code == 409:
-            if isinstance(body, dict) and "matches" in body:
-                raise AmbiguousQueryError(message)
-            raise ConflictError(message)
-        if r.status_code == 412:
+        if code == "ambiguous-name" or (r.status_code == 409 and "matches" in body):
+            raise AmbiguousQueryError(message)
+        if code in _CONFLICT or (code is None and r.status_code in (409, 412)):
             raise ConflictError(message)
         raise RequestError(f"{message} (HTTP {r.status_code})", status=r.status_code)
 

@@ -51,10 +51,13 @@ final class Router(
   }
 
   private def failure(ex: HttpExchange, e: Throwable): Response = e match {
-    case h: HttpError => Response(h.code, h.body.getOrElse(Json.error(h.message)), h.headers)
+    case h: HttpError =>
+      val body = h.body.getOrElse(Json.error(h.message))
+      if (!body.containsKey("code")) body.put("code", h.kind)
+      Response(h.code, body, h.headers)
     case NonFatal(other) =>
       log.warn(s"stopstreaming: ${SafeText.name(ex.getRequestMethod)} request failed unexpectedly", other)
-      Response(500, Json.error("internal error; see the driver log"))
+      Response(500, Json.obj("error" -> "internal error; see the driver log", "code" -> "internal"))
     case fatal => throw fatal
   }
 
@@ -144,7 +147,9 @@ final class Router(
       case init :+ id if init.nonEmpty && server.servesStopPath(init) =>
         requireMethod(method, "POST")
         Left(compatibleStop(req, id))
-      case _ => throw HttpError.notFound("no such endpoint")
+      case _ =>
+        val hint = "no such endpoint (is the URL the control server's, with no extra path?)"
+        throw HttpError.notFound(hint, HttpError.NoSuchEndpoint)
     }
   }
 
@@ -187,18 +192,21 @@ final class Router(
           store
             .get(key)
             .map(e => Response(200, Json.confEntry(key, e)))
-            .getOrElse(throw HttpError.notFound(s"no key '$key'"))
+            .getOrElse(throw HttpError.notFound(s"no key '$key'", HttpError.KeyNotFound))
         case "PUT" =>
           val value = utf8(req.body).getOrElse(throw HttpError.badRequest("the value must be UTF-8 text"))
           Response(200, Json.confEntry(key, plane.setConf(key, value, ifMatch(req), "rest", caller(req.exchange))))
         case "DELETE" =>
           plane.unsetConf(key, ifMatch(req), "rest", caller(req.exchange)) match {
             case Some(e) => Response(200, Json.confEntry(key, e))
-            case None => throw HttpError.notFound(s"no key '$key'")
+            case None => throw HttpError.notFound(s"no key '$key'", HttpError.KeyNotFound)
           }
         case _ => throw HttpError.methodNotAllowed("GET", "PUT", "DELETE")
       }
-    } catch { case e: ConfChangeException => throw HttpError(Router.confStatus(e.rejection), e.getMessage) }
+    } catch {
+      case e: ConfChangeException =>
+        throw HttpError(Router.confStatus(e.rejection), e.getMessage, errorCode = Some(Router.confCode(e.rejection)))
+    }
   }
 
   /** `If-Match: 3` (or `"3"`): the key's version the change expects; 0 means "absent". */
@@ -236,11 +244,16 @@ final class Router(
     case Lookup.Ambiguous(matches) => throw ambiguous(idOrName, matches)
   }
 
-  private def notFound(idOrName: String) = HttpError.notFound(s"no query with id or name '$idOrName'")
+  private def notFound(idOrName: String) =
+    HttpError.notFound(s"no query with id or name '$idOrName'", HttpError.QueryNotFound)
 
   private def ambiguous(name: String, matches: Seq[QueryView]) = {
     val message = s"${matches.size} running queries are named '$name' (in different sessions); name one by id"
-    HttpError(409, message, body = Some(Json.obj("error" -> message, "matches" -> matches.map(Json.queryRef))))
+    HttpError(
+      409,
+      message,
+      body = Some(Json.obj("error" -> message, "code" -> HttpError.AmbiguousName, "matches" -> matches.map(Json.queryRef)))
+    )
   }
 
   private def stop(req: Request, idOrName: String): Either[Response, CompletableFuture[Response]] = {
@@ -294,8 +307,9 @@ final class Router(
           case Some(s) => s"the stop of '$idOrName' is already ${s.phase} and cannot be cancelled"
           case None => s"'$idOrName' has no pending stop to cancel"
         }
-        throw HttpError(409, why)
-      case CancelOutcome.AlreadyEnded(_) => throw HttpError(409, s"'$idOrName' has already ended")
+        throw HttpError(409, why, errorCode = Some(HttpError.NothingPending))
+      case CancelOutcome.AlreadyEnded(_) =>
+        throw HttpError(409, s"'$idOrName' has already ended", errorCode = Some(HttpError.AlreadyEnded))
       case CancelOutcome.NotFound => throw notFound(idOrName)
       case CancelOutcome.Ambiguous(matches) => throw ambiguous(idOrName, matches)
     }
@@ -379,6 +393,16 @@ object Router {
   )
 
   /** The HTTP status of each reason the store gives for refusing a change. */
+  /** The stable code of a refused conf change. */
+  def confCode(r: ConfRejection): String = r match {
+    case _: ConfRejection.InvalidKey => "invalid-key"
+    case _: ConfRejection.ValueTooLarge => "too-large"
+    case _: ConfRejection.StoreFull => "store-full"
+    case _: ConfRejection.StoreTooLarge => "too-large"
+    case _: ConfRejection.VersionConflict => "version-conflict"
+    case _: ConfRejection.NotSaved => "not-saved"
+  }
+
   def confStatus(r: ConfRejection): Int = r match {
     case _: ConfRejection.InvalidKey => 400
     case _: ConfRejection.ValueTooLarge => 413
