@@ -10,7 +10,9 @@ final case class TlsSettings(keyStore: String, password: Option[String], keyStor
   override def toString: String = s"TlsSettings($keyStore, $keyStoreType)"
 }
 
-/** Every `spark.stopstreaming.*` setting of the control plane, parsed and checked once (see [[Settings]]). */
+/** Every `spark.stopstreaming.*` setting of the control plane, parsed and checked once (see [[Settings]]). No field has
+  * a default of its own: every default is the one declared in [[Settings]], read in [[ControlSettings.fromConf]].
+  */
 final case class ControlSettings(
     restEnabled: Boolean,
     restHost: Option[String],
@@ -23,16 +25,16 @@ final case class ControlSettings(
     retainTerminated: Int,
     fsStopDir: Option[String],
     fsPollIntervalMs: Long,
-    confFile: Option[String] = None,
-    confInitial: Map[String, String] = Map.empty,
-    shutdownGraceful: Boolean = true,
-    shutdownTimeoutMs: Long = 20000L,
-    allowedOrigins: Seq[String] = Nil,
-    tls: Option[TlsSettings] = None,
-    confMaxBytes: Long = DynamicConfStore.DefaultMaxBytes,
-    metricsPerQuery: Boolean = false,
-    uiTab: Boolean = true,
-    uiAllowedHosts: Seq[String] = Nil
+    confFile: Option[String],
+    confInitial: Map[String, String],
+    shutdownGraceful: Boolean,
+    shutdownTimeoutMs: Long,
+    allowedOrigins: Seq[String],
+    tls: Option[TlsSettings],
+    confMaxBytes: Long,
+    metricsPerQuery: Boolean,
+    uiTab: Boolean,
+    uiAllowedHosts: Seq[String]
 ) {
 
   /** `https` when a key store is configured. */

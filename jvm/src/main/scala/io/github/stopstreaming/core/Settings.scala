@@ -21,11 +21,21 @@ final case class Setting[T](
     key: String,
     kind: SettingKind,
     default: Option[T],
-    defaultText: String,
     doc: String,
-    parse: String => Either[String, T]
+    parse: String => Either[String, T],
+    show: T => String = (v: T) => v.toString,
+    whenUnset: String = "(none)"
 ) {
   def fullKey: String = Settings.Prefix + key
+
+  /** The default as the configuration table shows it, derived from the value itself (so the two cannot disagree); an
+    * empty list, or no default, is `whenUnset`.
+    */
+  def defaultText: String = default match {
+    case Some(v: Seq[_]) if v.isEmpty => whenUnset
+    case Some(v) => s"`${show(v)}`"
+    case None => whenUnset
+  }
 
   /** The value given in `conf` (full keys), parsed; a bad value fails with the key's name. */
   def read(conf: Map[String, String]): Option[T] =
@@ -40,8 +50,8 @@ final case class Setting[T](
     key.replace('.', '_').flatMap(c => if (c.isUpper) "_" + c.toLower else c.toString)
 }
 
-/** Every setting of the control plane, in the order the table of docs/configuration.md lists them (the way Spark's
-  * own `ConfigBuilder` entries are declared). That table and the Python option names are checked against this list by
+/** Every setting of the control plane, in the order the table of docs/configuration.md lists them (the way Spark's own
+  * `ConfigBuilder` entries are declared). That table and the Python option names are checked against this list by
   * tests.
   */
 object Settings {
@@ -73,232 +83,246 @@ object Settings {
       case Some(ms) => Right(ms)
     }
 
+  // Each declaration below registers itself, in order: the list of every setting is not written a second time.
+  private val declared = scala.collection.mutable.ArrayBuffer.empty[Setting[_]]
+  private def declare[T](s: Setting[T]): Setting[T] = { declared += s; s }
+
+  /** A duration as it is written in a configuration: `0`, `500ms`, `20s`, `5m`. */
+  private def showMs(ms: Long): String =
+    if (ms == 0) "0"
+    else if (ms % 60000 == 0) s"${ms / 60000}m"
+    else if (ms % 1000 == 0) s"${ms / 1000}s"
+    else s"${ms}ms"
+
   val RestEnabled: Setting[Boolean] =
-    Setting("rest.enabled", SettingKind.Bool, Some(true), "`true`", "run the HTTP control server", bool)
-  val RestHost: Setting[String] = Setting(
-    "rest.host",
-    SettingKind.Text,
-    None,
-    "`127.0.0.1` without a token, `0.0.0.0` with one",
-    "bind address",
-    text
+    declare(Setting("rest.enabled", SettingKind.Bool, Some(true), "run the HTTP control server", bool))
+  val RestHost: Setting[String] = declare(
+    Setting(
+      "rest.host",
+      SettingKind.Text,
+      None,
+      "bind address",
+      text,
+      whenUnset = "`127.0.0.1` without a token, `0.0.0.0` with one"
+    )
   )
-  val RestPort: Setting[Int] = Setting(
-    "rest.port",
-    SettingKind.Integer,
-    Some(DefaultPort),
-    "`8558`",
-    "port; `0` picks a free one (logged, and published as `spark.stopstreaming.rest.url`)",
-    int(0, 65535)
+  val RestPort: Setting[Int] = declare(
+    Setting(
+      "rest.port",
+      SettingKind.Integer,
+      Some(DefaultPort),
+      "port; `0` picks a free one (logged, and published as `spark.stopstreaming.rest.url`)",
+      int(0, 65535)
+    )
   )
-  val RestStopPath: Setting[String] = Setting(
-    "rest.stopPath",
-    SettingKind.Text,
-    Some(DefaultStopPath),
-    "`/stop`",
-    "base path of the `POST {stopPath}/{queryId}` of the stopstreaming 0.x API",
-    s => StopPaths.check(s.trim).map(_ => s.trim)
+  val RestStopPath: Setting[String] = declare(
+    Setting(
+      "rest.stopPath",
+      SettingKind.Text,
+      Some(DefaultStopPath),
+      "base path of the `POST {stopPath}/{queryId}` of the stopstreaming 0.x API",
+      s => StopPaths.check(s.trim).map(_ => s.trim)
+    )
   )
-  val AllowedOrigins: Setting[Seq[String]] = Setting(
-    "rest.allowedOrigins",
-    SettingKind.Text,
-    Some(Nil),
-    "(none)",
-    "web origins (comma-separated, e.g. `https://ops.example.com`) whose pages may call the API; only with a token",
-    s => {
-      val origins = s.split(",").map(_.trim).filter(_.nonEmpty).toSeq
-      origins.find(o => !o.matches("https?://[^/\\s]+")) match {
-        case Some(bad) => Left(s"'$bad' is not an origin such as https://ops.example.com")
-        case None => Right(origins)
+  val AllowedOrigins: Setting[Seq[String]] = declare(
+    Setting(
+      "rest.allowedOrigins",
+      SettingKind.Text,
+      Some(Nil),
+      "web origins (comma-separated, e.g. `https://ops.example.com`) whose pages may call the API; only with a token",
+      s => {
+        val origins = s.split(",").map(_.trim).filter(_.nonEmpty).toSeq
+        origins.find(o => !o.matches("https?://[^/\\s]+")) match {
+          case Some(bad) => Left(s"'$bad' is not an origin such as https://ops.example.com")
+          case None => Right(origins)
+        }
       }
-    }
+    )
   )
-  val SslKeyStore: Setting[String] = Setting(
-    "rest.ssl.keyStore",
-    SettingKind.Text,
-    None,
-    "(none; Spark's UI key store if `spark.ssl.ui.enabled`)",
-    "key store file: serve HTTPS (TLS 1.2+) with it",
-    text
+  val SslKeyStore: Setting[String] = declare(
+    Setting(
+      "rest.ssl.keyStore",
+      SettingKind.Text,
+      None,
+      "key store file: serve HTTPS (TLS 1.2+) with it",
+      text,
+      whenUnset = "(none; Spark's UI key store if `spark.ssl.ui.enabled`)"
+    )
   )
-  val SslKeyStorePassword: Setting[String] = Setting(
-    "rest.ssl.keyStorePassword",
-    SettingKind.Text,
-    None,
-    "(none)",
-    "its password (or `rest.ssl.keyStorePasswordFile`, or `STOPSTREAMING_KEYSTORE_PASSWORD`)",
-    s => Right(s)
+  val SslKeyStorePassword: Setting[String] = declare(
+    Setting(
+      "rest.ssl.keyStorePassword",
+      SettingKind.Text,
+      None,
+      "its password (or `rest.ssl.keyStorePasswordFile`, or `STOPSTREAMING_KEYSTORE_PASSWORD`)",
+      s => Right(s)
+    )
   )
-  val SslKeyStorePasswordFile: Setting[String] = Setting(
-    "rest.ssl.keyStorePasswordFile",
-    SettingKind.Text,
-    None,
-    "(none)",
-    "file holding the key store password",
-    text
+  val SslKeyStorePasswordFile: Setting[String] = declare(
+    Setting(
+      "rest.ssl.keyStorePasswordFile",
+      SettingKind.Text,
+      None,
+      "file holding the key store password",
+      text
+    )
   )
-  val SslKeyStoreType: Setting[String] = Setting(
-    "rest.ssl.keyStoreType",
-    SettingKind.Text,
-    Some("PKCS12"),
-    "`PKCS12`",
-    "key store type (`PKCS12` or `JKS`)",
-    text
+  val SslKeyStoreType: Setting[String] = declare(
+    Setting(
+      "rest.ssl.keyStoreType",
+      SettingKind.Text,
+      Some("PKCS12"),
+      "key store type (`PKCS12` or `JKS`)",
+      text
+    )
   )
-  val AuthToken: Setting[String] = Setting(
-    "auth.token",
-    SettingKind.Text,
-    None,
-    "(none)",
-    "bearer token required by every endpoint but health",
-    s =>
-      if (s.exists(c => c.isWhitespace || c.isControl)) Left("the token must not contain spaces or control characters")
-      else Right(s)
+  val AuthToken: Setting[String] = declare(
+    Setting(
+      "auth.token",
+      SettingKind.Text,
+      None,
+      "bearer token required by every endpoint but health",
+      s =>
+        if (s.exists(c => c.isWhitespace || c.isControl))
+          Left("the token must not contain spaces or control characters")
+        else Right(s)
+    )
   )
-  val AuthTokenFile: Setting[String] = Setting(
-    "auth.tokenFile",
-    SettingKind.Text,
-    None,
-    "(none)",
-    "file holding the token (used when `auth.token` is unset)",
-    text
+  val AuthTokenFile: Setting[String] = declare(
+    Setting(
+      "auth.tokenFile",
+      SettingKind.Text,
+      None,
+      "file holding the token (used when `auth.token` is unset)",
+      text
+    )
   )
-  val StopModeSetting: Setting[StopMode] = Setting(
-    "stop.mode",
-    SettingKind.Text,
-    Some(StopMode.Graceful),
-    "`graceful`",
-    "default mode of a stop: `graceful` or `immediate`",
-    StopMode.parseEither
+  val StopModeSetting: Setting[StopMode] = declare(
+    Setting(
+      "stop.mode",
+      SettingKind.Text,
+      Some(StopMode.Graceful),
+      "default mode of a stop: `graceful` or `immediate`",
+      StopMode.parseEither,
+      show = (m: StopMode) => m.name
+    )
   )
-  val StopTimeout: Setting[Long] = Setting(
-    "stop.timeout",
-    SettingKind.Duration,
-    Some(0L),
-    "`0`",
-    "how long a graceful stop may wait before escalating to immediate; `0` = never",
-    duration(0)
+  val StopTimeout: Setting[Long] = declare(
+    Setting(
+      "stop.timeout",
+      SettingKind.Duration,
+      Some(0L),
+      "how long a graceful stop may wait before escalating to immediate; `0` = never",
+      duration(0),
+      show = showMs
+    )
   )
   val AutoRegister: Setting[Boolean] =
-    Setting("autoRegister", SettingKind.Bool, Some(true), "`true`", "register every query the driver starts", bool)
-  val RetainTerminated: Setting[Int] = Setting(
-    "registry.retainTerminated",
-    SettingKind.Integer,
-    Some(100),
-    "`100`",
-    "how many ended queries stay visible",
-    int(0, 100000)
+    declare(Setting("autoRegister", SettingKind.Bool, Some(true), "register every query the driver starts", bool))
+  val RetainTerminated: Setting[Int] = declare(
+    Setting(
+      "registry.retainTerminated",
+      SettingKind.Integer,
+      Some(100),
+      "how many ended queries stay visible",
+      int(0, 100000)
+    )
   )
-  val FsStopDir: Setting[String] = Setting(
-    "fs.stopDir",
-    SettingKind.Text,
-    None,
-    "(none)",
-    "stop directory watched for every query (created at start if missing)",
-    text
+  val FsStopDir: Setting[String] = declare(
+    Setting(
+      "fs.stopDir",
+      SettingKind.Text,
+      None,
+      "stop directory watched for every query (created at start if missing)",
+      text
+    )
   )
-  val FsPollInterval: Setting[Long] = Setting(
-    "fs.pollInterval",
-    SettingKind.Duration,
-    Some(1000L),
-    "`1s`",
-    "how often each stop directory is listed (at least 10ms)",
-    duration(10)
+  val FsPollInterval: Setting[Long] = declare(
+    Setting(
+      "fs.pollInterval",
+      SettingKind.Duration,
+      Some(1000L),
+      "how often each stop directory is listed (at least 10ms)",
+      duration(10),
+      show = showMs
+    )
   )
-  val ShutdownGraceful: Setting[Boolean] = Setting(
-    "shutdown.graceful",
-    SettingKind.Bool,
-    Some(true),
-    "`true`",
-    "stop every query gracefully when the driver JVM shuts down",
-    bool
+  val ShutdownGraceful: Setting[Boolean] = declare(
+    Setting(
+      "shutdown.graceful",
+      SettingKind.Bool,
+      Some(true),
+      "stop every query gracefully when the driver JVM shuts down",
+      bool
+    )
   )
-  val ShutdownTimeout: Setting[Long] = Setting(
-    "shutdown.timeout",
-    SettingKind.Duration,
-    Some(20000L),
-    "`20s`",
-    "bound of that graceful shutdown before it escalates to immediate",
-    duration(1)
+  val ShutdownTimeout: Setting[Long] = declare(
+    Setting(
+      "shutdown.timeout",
+      SettingKind.Duration,
+      Some(20000L),
+      "bound of that graceful shutdown before it escalates to immediate",
+      duration(1),
+      show = showMs
+    )
   )
-  val ConfFile: Setting[String] = Setting(
-    "conf.file",
-    SettingKind.Text,
-    None,
-    "(none)",
-    "persistence file of the dynamic configuration (any Hadoop path)",
-    text
+  val MetricsPerQuery: Setting[Boolean] = declare(
+    Setting(
+      "metrics.perQuery",
+      SettingKind.Bool,
+      Some(false),
+      "a metrics source per running query (`stopstreaming.query.<name>`: rates, batch duration, latest batch id)",
+      bool
+    )
   )
-
-  val MetricsPerQuery: Setting[Boolean] = Setting(
-    "metrics.perQuery",
-    SettingKind.Bool,
-    Some(false),
-    "`false`",
-    "a metrics source per running query (`stopstreaming.query.<name>`: rates, batch duration, latest batch id)",
-    bool
+  val UiTab: Setting[Boolean] = declare(
+    Setting(
+      "ui.tab",
+      SettingKind.Bool,
+      Some(true),
+      "a Streaming Control tab in the Spark UI (when the UI is on; its stop buttons follow `spark.ui.killEnabled` and Spark's ACLs)",
+      bool
+    )
   )
-  val UiTab: Setting[Boolean] = Setting(
-    "ui.tab",
-    SettingKind.Bool,
-    Some(true),
-    "`true`",
-    "a Streaming Control tab in the Spark UI (when the UI is on; its stop buttons follow `spark.ui.killEnabled` and Spark's ACLs)",
-    bool
-  )
-  val UiAllowedHosts: Setting[Seq[String]] = Setting(
-    "ui.allowedHosts",
-    SettingKind.Text,
-    Some(Nil),
-    "(none)",
-    "more names (comma-separated) the Spark UI is reached under, e.g. a proxy's; the tab refuses stops sent to any " +
-      "other `Host` besides loopback, IP addresses, this machine's name, `spark.driver.host` and `SPARK_PUBLIC_DNS`",
-    s => {
-      val hosts = s.split(",").map(_.trim.toLowerCase(java.util.Locale.ROOT)).filter(_.nonEmpty).toSeq
-      hosts.find(h => !h.matches("[a-z0-9._-]+")) match {
-        case Some(bad) => Left(s"'$bad' is not a host name such as spark.example.com (no scheme, no port)")
-        case None => Right(hosts)
+  val UiAllowedHosts: Setting[Seq[String]] = declare(
+    Setting(
+      "ui.allowedHosts",
+      SettingKind.Text,
+      Some(Nil),
+      "more names (comma-separated) the Spark UI is reached under, e.g. a proxy's; the tab refuses stops sent to any " +
+        "other `Host` besides loopback, IP addresses, this machine's name, `spark.driver.host` and `SPARK_PUBLIC_DNS`",
+      s => {
+        val hosts = s.split(",").map(_.trim.toLowerCase(java.util.Locale.ROOT)).filter(_.nonEmpty).toSeq
+        hosts.find(h => !h.matches("[a-z0-9._-]+")) match {
+          case Some(bad) => Left(s"'$bad' is not a host name such as spark.example.com (no scheme, no port)")
+          case None => Right(hosts)
+        }
       }
-    }
+    )
   )
-  val ConfMaxBytes: Setting[Int] = Setting(
-    "conf.maxBytes",
-    SettingKind.Integer,
-    Some(1048576),
-    "`1048576`",
-    "the most the dynamic configuration may hold (keys and values, in bytes; 1 MiB)",
-    int(1024, Int.MaxValue)
+  val ConfFile: Setting[String] = declare(
+    Setting(
+      "conf.file",
+      SettingKind.Text,
+      None,
+      "persistence file of the dynamic configuration (any Hadoop path)",
+      text
+    )
+  )
+  val ConfMaxBytes: Setting[Int] = declare(
+    Setting(
+      "conf.maxBytes",
+      SettingKind.Integer,
+      Some(1048576),
+      "the most the dynamic configuration may hold (keys and values, in bytes; 1 MiB)",
+      int(1024, Int.MaxValue)
+    )
   )
 
   /** Every setting, in the order of docs/configuration.md. `conf.<key>` (initial dynamic values) is a family of keys,
     * not one setting.
     */
-  val all: Seq[Setting[_]] = Seq(
-    RestEnabled,
-    RestHost,
-    RestPort,
-    RestStopPath,
-    AllowedOrigins,
-    SslKeyStore,
-    SslKeyStorePassword,
-    SslKeyStorePasswordFile,
-    SslKeyStoreType,
-    AuthToken,
-    AuthTokenFile,
-    StopModeSetting,
-    StopTimeout,
-    AutoRegister,
-    RetainTerminated,
-    FsStopDir,
-    FsPollInterval,
-    ShutdownGraceful,
-    ShutdownTimeout,
-    MetricsPerQuery,
-    UiTab,
-    UiAllowedHosts,
-    ConfFile,
-    ConfMaxBytes
-  )
+  val all: Seq[Setting[_]] = declared.toList
 
   /** The prefix of the initial dynamic values, `spark.stopstreaming.conf.<key>=<value>`. */
   val ConfInitialPrefix: String = Prefix + "conf."
