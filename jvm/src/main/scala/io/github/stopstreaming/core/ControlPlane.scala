@@ -103,7 +103,8 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
           val replaced = Option(t.pending.getAndSet(null))
           // A request with a condition is always graceful (an immediate one takes none): while another stop drains, it
           // must not take the configured mode, which may be immediate, and cut the batch in flight.
-          val mode = request.mode.getOrElse(if (request.when == StopCondition.Now) settings.stopMode else StopMode.Graceful)
+          val mode =
+            request.mode.getOrElse(if (request.when == StopCondition.Now) settings.stopMode else StopMode.Graceful)
           val state = stopper.request(t, mode, timeout, source)
           // Whoever waited for the pending stop now waits for this one: it ends the query all the same.
           replaced.foreach(_.settleAfter(t))

@@ -45,7 +45,6 @@ private[stopstreaming] object PortReservations {
       s.stop(0)
     } catch { case NonFatal(_) => () } // a failed close must not hide the error that led to it
 
-
   private[rest] def create(address: InetSocketAddress, https: Boolean): HttpServer =
     if (https) HttpsServer.create(address, ControlServer.Backlog) else HttpServer.create(address, ControlServer.Backlog)
 }

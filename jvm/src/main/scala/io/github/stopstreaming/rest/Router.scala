@@ -252,7 +252,8 @@ final class Router(
     HttpError(
       409,
       message,
-      body = Some(Json.obj("error" -> message, "code" -> HttpError.AmbiguousName, "matches" -> matches.map(Json.queryRef)))
+      body =
+        Some(Json.obj("error" -> message, "code" -> HttpError.AmbiguousName, "matches" -> matches.map(Json.queryRef)))
     )
   }
 

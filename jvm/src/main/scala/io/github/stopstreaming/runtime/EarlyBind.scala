@@ -10,8 +10,8 @@ import org.apache.spark.SparkConf
   * takes the bound port over and answers what waited in its backlog.
   *
   * It runs once, cold, on the caller's thread, so it is kept apart from [[StopStreamingRuntime]] (a large class whose
-  * loading and verification alone took a third of the time to the bind) and written without closures (each first use
-  * of one makes a class at run time).
+  * loading and verification alone took a third of the time to the bind) and written without closures (each first use of
+  * one makes a class at run time).
   */
 object EarlyBind {
 
@@ -36,8 +36,8 @@ object EarlyBind {
 
   private def isSet(value: String): Boolean = value != null && !value.trim.isEmpty
 
-  /** What [[reserve]] reads by name (auth.token, auth.tokenFile, rest.ssl.keyStore, the token's environment variable); a
-    * test checks them against their declarations in `Settings`.
+  /** What [[reserve]] reads by name (auth.token, auth.tokenFile, rest.ssl.keyStore, the token's environment variable);
+    * a test checks them against their declarations in `Settings`.
     */
   private[stopstreaming] val Keys: IndexedSeq[String] = IndexedSeq(
     "spark.stopstreaming.auth.token",

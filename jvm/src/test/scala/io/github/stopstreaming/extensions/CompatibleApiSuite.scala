@@ -188,7 +188,8 @@ class CompatibleApiSuite extends AnyFunSuite with Eventually with BeforeAndAfter
     val readEarly = Seq(Settings.AuthToken.fullKey, Settings.AuthTokenFile.fullKey, Settings.SslKeyStore.fullKey)
     assert(EarlyBind.Keys == readEarly :+ Settings.TokenEnv, "the early bind reads these settings")
     val port = freePort()
-    val reserved = EarlyBind.reserve(new org.apache.spark.SparkConf(false), "127.0.0.1", port, RestStopConfig.DefaultHost)
+    val reserved =
+      EarlyBind.reserve(new org.apache.spark.SparkConf(false), "127.0.0.1", port, RestStopConfig.DefaultHost)
     // A control plane runs already in this JVM: nothing to reserve, the port is served at once by the normal path.
     assert(reserved.isEmpty == StopStreamingRuntime.current.isDefined)
     reserved.foreach(EarlyBind.release)

@@ -6,8 +6,8 @@ import io.github.stopstreaming.core.Settings
 sealed trait StopConfig
 
 /** Stop over HTTP: `POST http://<host>:<port><stopPath>/<query.id>`. Queries that name the same port share one server.
-  * Without a token configured, the default host `0.0.0.0` is narrowed to loopback (see docs/security.md);
-  * any other host is used as given.
+  * Without a token configured, the default host `0.0.0.0` is narrowed to loopback (see docs/security.md); any other
+  * host is used as given.
   */
 final case class RestStopConfig(
     host: String = RestStopConfig.DefaultHost,
