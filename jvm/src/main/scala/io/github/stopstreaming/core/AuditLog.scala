@@ -111,7 +111,17 @@ final class AuditLog(
       )
     }
 
-  override def stopRequested(
+  override def on(event: ControlEvent): Unit = event match {
+    case ControlEvent.StopRequested(target, request, source, caller, outcome) =>
+      stopRequested(target, request, source, caller, outcome)
+    case ControlEvent.StopRefused(target, source, caller, code, why) => stopRefused(target, source, caller, code, why)
+    case ControlEvent.StopFinished(t, s) => stopFinished(t, s)
+    case ControlEvent.StopCancelled(t, was, source, caller) => stopCancelled(t, was, source, caller)
+    case ControlEvent.ConfChanged(change, caller) => confChanged(change, caller)
+    case _: ControlEvent.QueryRegistered | _: ControlEvent.QueryEnded => ()
+  }
+
+  private def stopRequested(
       target: String,
       request: StopRequest,
       source: StopSource,
@@ -151,7 +161,7 @@ final class AuditLog(
     else record(n => make(n, Map.empty))
   }
 
-  override def stopRefused(target: String, source: StopSource, caller: Caller, code: String, why: String): Unit = {
+  private def stopRefused(target: String, source: StopSource, caller: Caller, code: String, why: String): Unit = {
     def make(n: Long, extra: Map[String, String]) =
       AuditRecord(
         n,
@@ -171,7 +181,7 @@ final class AuditLog(
     else refusal(caller.address, code, source.name, make)
   }
 
-  override def stopFinished(t: StopTarget, s: StopState): Unit =
+  private def stopFinished(t: StopTarget, s: StopState): Unit =
     record(n =>
       AuditRecord(
         n,
@@ -189,7 +199,7 @@ final class AuditLog(
       )
     )
 
-  override def stopCancelled(t: TrackedQuery, was: PendingStop, source: StopSource, caller: Caller): Unit =
+  private def stopCancelled(t: TrackedQuery, was: PendingStop, source: StopSource, caller: Caller): Unit =
     record(n =>
       AuditRecord(
         n,
@@ -207,7 +217,7 @@ final class AuditLog(
       )
     )
 
-  override def confChanged(change: ConfChange, caller: Caller): Unit = {
+  private def confChanged(change: ConfChange, caller: Caller): Unit = {
     def make(n: Long, extra: Map[String, String]) =
       AuditRecord(
         n,

@@ -8,39 +8,48 @@ import scala.jdk.CollectionConverters._
 import org.apache.spark.sql.streaming.StreamingQuery
 import org.slf4j.LoggerFactory
 
-/** Told of what happens at the control plane's door; metrics, audit records and the stop-directory adapter listen here.
-  * Every method has a default that does nothing, and a listener that throws is logged and ignored.
-  */
-trait ControlPlaneListener {
+/** What happens at the control plane's door, as one sealed family: a listener matches the events it cares for. */
+sealed trait ControlEvent
+
+object ControlEvent {
 
   /** A query was registered (once per run). */
-  def queryRegistered(t: TrackedQuery): Unit = ()
+  final case class QueryRegistered(query: TrackedQuery) extends ControlEvent
 
   /** A run of a query ended (its termination event came, or its thread was seen gone). */
-  def queryEnded(e: EndedQuery): Unit = ()
+  final case class QueryEnded(query: EndedQuery) extends ControlEvent
 
   /** A stop request came through the door, whatever became of it. */
-  def stopRequested(
+  final case class StopRequested(
       target: String,
       request: StopRequest,
       source: StopSource,
       caller: Caller,
       outcome: StopOutcome
-  ): Unit = ()
+  ) extends ControlEvent
 
   /** A stop request was refused before it could reach the door (no token, a foreign web origin); `code` names the
     * reason in a word (`unauthorized`, `forbidden-origin`, ...), `why` says it in full.
     */
-  def stopRefused(target: String, source: StopSource, caller: Caller, code: String, why: String): Unit = ()
+  final case class StopRefused(target: String, source: StopSource, caller: Caller, code: String, why: String)
+      extends ControlEvent
 
   /** A change of the dynamic configuration came through the door, made or refused. */
-  def confChanged(change: ConfChange, caller: Caller): Unit = ()
+  final case class ConfChanged(change: ConfChange, caller: Caller) extends ControlEvent
 
   /** A pending conditional stop was cancelled (`was` is what it waited for). */
-  def stopCancelled(t: TrackedQuery, was: PendingStop, source: StopSource, caller: Caller): Unit = ()
+  final case class StopCancelled(query: TrackedQuery, was: PendingStop, source: StopSource, caller: Caller)
+      extends ControlEvent
 
   /** A stop finished: STOPPED, ESCALATED or FAILED. */
-  def stopFinished(t: StopTarget, state: StopState): Unit = ()
+  final case class StopFinished(query: StopTarget, state: StopState) extends ControlEvent
+}
+
+/** Told of every [[ControlEvent]]; metrics, audit records and the stop-directory adapter listen here. A listener that
+  * throws is logged and ignored.
+  */
+trait ControlPlaneListener {
+  def on(event: ControlEvent): Unit
 }
 
 /** The control plane of one driver JVM, without any transport: the query registry, the stop engine and the dynamic
@@ -53,8 +62,8 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
 
   val threads = new NamedThreads
   val sessions = new SessionRegistry
-  val registry = new QueryRegistry(settings.retainTerminated, e => tell(_.queryEnded(e)))
-  private[core] val stopper = new Stopper(threads, (t, s) => tell(_.stopFinished(t, s)))
+  val registry = new QueryRegistry(settings.retainTerminated, e => tell(ControlEvent.QueryEnded(e)))
+  private[core] val stopper = new Stopper(threads, (t, s) => tell(ControlEvent.StopFinished(t, s)))
   private[core] val conditions = new StopConditions(threads, (t, p) => conditionMet(t, p))
 
   /** Every stop request, outcome and configuration change, the latest 1,000 kept. */
@@ -63,13 +72,13 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
 
   def addListener(l: ControlPlaneListener): Unit = listeners.add(l)
 
-  private def tell(f: ControlPlaneListener => Unit): Unit =
-    listeners.asScala.foreach(l => Guarded.run(log, s"control plane listener ${l.getClass.getSimpleName}")(f(l)))
+  private def tell(event: ControlEvent): Unit =
+    listeners.asScala.foreach(l => Guarded.run(log, s"control plane listener ${l.getClass.getSimpleName}")(l.on(event)))
 
   /** Registers a running query (idempotent per run). */
   def register(query: StreamingQuery): TrackedQuery = {
     val (t, fresh) = registry.register(query)
-    if (fresh) tell(_.queryRegistered(t))
+    if (fresh) tell(ControlEvent.QueryRegistered(t))
     t
   }
 
@@ -119,7 +128,7 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
       case Lookup.NotFound => StopOutcome.NotFound
       case Lookup.Ambiguous(matches) => StopOutcome.Ambiguous(matches)
     }
-    tell(_.stopRequested(idOrName, request, source, caller, outcome))
+    tell(ControlEvent.StopRequested(idOrName, request, source, caller, outcome))
     outcome
   }
 
@@ -155,7 +164,7 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
         if (p == null) CancelOutcome.NothingPending(t)
         else {
           p.settleAfter(t)
-          tell(_.stopCancelled(t, p, source, caller))
+          tell(ControlEvent.StopCancelled(t, p, source, caller))
           CancelOutcome.Cancelled(t, p)
         }
       case Lookup.Ended(e) => CancelOutcome.AlreadyEnded(e)
@@ -165,7 +174,7 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
 
   /** Records a stop request that an adapter refused before the door (no token, a foreign origin). */
   def refusedStop(target: String, source: StopSource, caller: Caller, code: String, why: String): Unit =
-    tell(_.stopRefused(target, source, caller, code, why))
+    tell(ControlEvent.StopRefused(target, source, caller, code, why))
 
   /** The door of every change of the dynamic configuration: sets `key` (with the store's compare-and-set rule). */
   def setConf(key: String, value: String, ifVersion: Option[Long], source: String, caller: Caller): ConfEntry =
@@ -189,11 +198,11 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
   private def confDoor[T](key: String, op: String, source: String, caller: Caller)(body: => (T, Long)): T =
     try {
       val (result, version) = body
-      tell(_.confChanged(ConfChange(key, op, Some(version), None, source), caller))
+      tell(ControlEvent.ConfChanged(ConfChange(key, op, Some(version), None, source), caller))
       result
     } catch {
       case e: ConfChangeException =>
-        tell(_.confChanged(ConfChange(key, op, None, Some(e.getMessage), source), caller))
+        tell(ControlEvent.ConfChanged(ConfChange(key, op, None, Some(e.getMessage), source), caller))
         throw e
     }
 

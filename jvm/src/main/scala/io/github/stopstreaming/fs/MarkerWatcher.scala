@@ -6,7 +6,7 @@ import java.util.concurrent.{ConcurrentHashMap, Executors, ScheduledFuture, Time
 import scala.jdk.CollectionConverters._
 import scala.util.control.NonFatal
 
-import io.github.stopstreaming.core.{ControlPlane, ControlPlaneListener, EndedQuery, Guarded, Hosts, TrackedQuery}
+import io.github.stopstreaming.core.{ControlEvent, ControlPlane, ControlPlaneListener, Guarded, Hosts, TrackedQuery}
 import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.fs.Path
 import org.slf4j.LoggerFactory
@@ -100,9 +100,11 @@ final class MarkerWatcher(
     plane.registry.runningQueries.foreach(watch(_, dir))
   }
 
-  override def queryRegistered(t: TrackedQuery): Unit = defaultDir.foreach(watch(t, _))
-
-  override def queryEnded(e: EndedQuery): Unit = unwatch(e.id, e.runId)
+  override def on(event: ControlEvent): Unit = event match {
+    case ControlEvent.QueryRegistered(t) => defaultDir.foreach(watch(t, _))
+    case ControlEvent.QueryEnded(e) => unwatch(e.id, e.runId)
+    case _ => ()
+  }
 
   /** Watches a query's marker in a stop directory of its own (`FileSystemStopConfig`); returns the directory. */
   def watchOwn(t: TrackedQuery, stopDir: String): Path = {

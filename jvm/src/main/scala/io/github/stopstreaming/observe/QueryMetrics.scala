@@ -5,7 +5,7 @@ import java.util.concurrent.ConcurrentHashMap
 
 import scala.util.control.NonFatal
 
-import io.github.stopstreaming.core.{ControlPlane, ControlPlaneListener, EndedQuery, Lookup, TrackedQuery}
+import io.github.stopstreaming.core.{ControlEvent, ControlPlane, ControlPlaneListener, Lookup, TrackedQuery}
 import org.apache.spark.stopstreaming.{QueryFigures, QueryMetricsSource}
 import org.slf4j.LoggerFactory
 
@@ -16,15 +16,19 @@ final class QueryMetrics(plane: ControlPlane) extends ControlPlaneListener {
   private val log = LoggerFactory.getLogger(getClass)
   private val sources = new ConcurrentHashMap[UUID, QueryMetricsSource]()
 
-  override def queryRegistered(t: TrackedQuery): Unit =
+  override def on(event: ControlEvent): Unit = event match {
+    case ControlEvent.QueryRegistered(t) => registered(t)
+    case ControlEvent.QueryEnded(e) => Option(sources.remove(e.id)).foreach(_.remove())
+    case _ => ()
+  }
+
+  private def registered(t: TrackedQuery): Unit =
     try {
       val unique = t.name.exists(n => plane.registry.lookup(n).isInstanceOf[Lookup.Running])
       val label = if (unique) t.name.get else t.id.toString
       val source = new QueryMetricsSource(s"stopstreaming.query.$label", () => figures(t))
       if (source.register()) Option(sources.put(t.id, source)).foreach(_.remove())
     } catch { case NonFatal(e) => log.warn(s"no metrics source for query ${t.id}", e) }
-
-  override def queryEnded(e: EndedQuery): Unit = Option(sources.remove(e.id)).foreach(_.remove())
 
   private def figures(t: TrackedQuery): Option[QueryFigures] =
     try

@@ -39,7 +39,15 @@ final class StopStreamingMetrics(plane: ControlPlane, httpGauges: Seq[(String, (
     httpGauges.foreach { case (name, value) => gauge(name)(value()) }
   }
 
-  override def stopRequested(
+  override def on(event: ControlEvent): Unit = event match {
+    case ControlEvent.StopRequested(target, request, source, caller, outcome) =>
+      stopRequested(target, request, source, caller, outcome)
+    case ControlEvent.StopFinished(t, s) => stopFinished(t, s)
+    case ControlEvent.ConfChanged(change, caller) => confChanged(change, caller)
+    case _ => ()
+  }
+
+  private def stopRequested(
       target: String,
       request: StopRequest,
       source: StopSource,
@@ -52,13 +60,13 @@ final class StopStreamingMetrics(plane: ControlPlane, httpGauges: Seq[(String, (
     case _ => ()
   }
 
-  override def stopFinished(t: StopTarget, s: StopState): Unit = {
+  private def stopFinished(t: StopTarget, s: StopState): Unit = {
     finished.get(s.phase).foreach(_.increment())
     s.completedAt.foreach { end =>
       if (duration != null) duration.update(end.toEpochMilli - s.requestedAt.toEpochMilli, TimeUnit.MILLISECONDS)
     }
   }
 
-  override def confChanged(change: ConfChange, caller: Caller): Unit =
+  private def confChanged(change: ConfChange, caller: Caller): Unit =
     if (change.refused.isEmpty) confChanges.increment()
 }

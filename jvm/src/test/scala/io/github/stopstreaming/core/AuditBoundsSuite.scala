@@ -38,9 +38,17 @@ class AuditBoundsSuite extends AnyFunSuite {
     val audit = new AuditLog(capacity = 10, refusalCapacity = 5, clock = () => now)
     var logged = 0
     audit.addSink(_ => logged += 1)
-    audit.confChanged(ConfChange("k", "set", Some(1), None, "rest"), operator)
+    audit.on(ControlEvent.ConfChanged(ConfChange("k", "set", Some(1), None, "rest"), operator))
     for (i <- 1 to 100000) {
-      audit.stopRefused("q" * 1000 + i, StopSource.Rest, Caller(Some(s"10.1.${i % 250}.${i % 7}"), false), "x", "no")
+      audit.on(
+        ControlEvent.StopRefused(
+          "q" * 1000 + i,
+          StopSource.Rest,
+          Caller(Some(s"10.1.${i % 250}.${i % 7}"), false),
+          "x",
+          "no"
+        )
+      )
       if (i % 10000 == 0) now += AuditLog.RefusalWindowMs
     }
     val (kept, refused) = audit.sizes
@@ -55,10 +63,10 @@ class AuditBoundsSuite extends AnyFunSuite {
   test("a refused conf change or an unknown query from a caller without the token is sampled too") {
     val audit = new AuditLog(capacity = 10, refusalCapacity = 5)
     for (_ <- 1 to 50) {
-      audit.confChanged(ConfChange("k\n", "set", None, Some("too large"), "rest"), stranger)
-      audit.stopRequested("nope", StopRequest.Default, StopSource.Rest, stranger, StopOutcome.NotFound)
+      audit.on(ControlEvent.ConfChanged(ConfChange("k\n", "set", None, Some("too large"), "rest"), stranger))
+      audit.on(ControlEvent.StopRequested("nope", StopRequest.Default, StopSource.Rest, stranger, StopOutcome.NotFound))
     }
-    audit.stopRequested("nope", StopRequest.Default, StopSource.Rest, operator, StopOutcome.NotFound)
+    audit.on(ControlEvent.StopRequested("nope", StopRequest.Default, StopSource.Rest, operator, StopOutcome.NotFound))
     assert(audit.sizes == (1, 2))
     assert(audit.since(0).forall(_.options.get("key").forall(!_.contains("\n"))))
   }
