@@ -65,12 +65,17 @@ object RequestParts {
         i += 1
       }
     }
+    utf8(out.toByteArray).toRight("percent-encoding is not valid UTF-8")
+  }
+
+  /** The bytes as UTF-8 text; None when they are not valid UTF-8 (no replacement characters). */
+  def utf8(bytes: Array[Byte]): Option[String] = {
     val decoder = StandardCharsets.UTF_8
       .newDecoder()
       .onMalformedInput(CodingErrorAction.REPORT)
       .onUnmappableCharacter(CodingErrorAction.REPORT)
-    try Right(decoder.decode(ByteBuffer.wrap(out.toByteArray)).toString)
-    catch { case _: CharacterCodingException => Left("percent-encoding is not valid UTF-8") }
+    try Some(decoder.decode(ByteBuffer.wrap(bytes)).toString)
+    catch { case _: CharacterCodingException => None }
   }
 
   /** Reads at most `limit` bytes of a body; None when it is longer. */

@@ -4,7 +4,7 @@ import java.nio.file.Files
 
 import io.github.stopstreaming.core.{ConfChangeException, DynamicConfStore}
 import io.github.stopstreaming.fs.{ConfFile, FaultyFileSystem}
-import io.github.stopstreaming.rest.Router
+import io.github.stopstreaming.rest.Outcomes
 import io.github.stopstreaming.runtime.StopStreamingRuntime
 import org.apache.hadoop.fs.Path
 import org.apache.spark.sql.SparkSession
@@ -13,7 +13,7 @@ import org.scalatest.funsuite.AnyFunSuite
 class DynamicConfSuite extends AnyFunSuite {
   private def memory(seed: Map[String, String] = Map.empty) = DynamicConfStore.open(seed, None)
 
-  private def status(body: => Any): Int = Router.confStatus(intercept[ConfChangeException](body).rejection)
+  private def status(body: => Any): Int = Outcomes.confStatus(intercept[ConfChangeException](body).rejection)
 
   test("versions grow with every change; entries keep the version of their last change") {
     val s = memory(Map("b" -> "2", "a" -> "1"))
@@ -166,7 +166,7 @@ class DynamicConfSuite extends AnyFunSuite {
       val saved = new String(Files.readAllBytes(file), "UTF-8")
       FaultyFileSystem.failCreate.set(true)
       val e = intercept[ConfChangeException](store.put("mode", "risky", None))
-      assert(Router.confStatus(e.rejection) == 503 && e.getMessage.contains("nothing was changed"))
+      assert(Outcomes.confStatus(e.rejection) == 503 && e.getMessage.contains("nothing was changed"))
       FaultyFileSystem.failCreate.set(false)
       assert(store.get("mode").map(_.value).contains("safe"))
       assert(new String(Files.readAllBytes(file), "UTF-8") == saved)
