@@ -347,11 +347,24 @@ def test_a_fifo_swapped_in_costs_one_poll_and_freezes_nothing(start_driver, tmp_
     finally:
         stop.set()
         t.join()
-    with open(os.path.join(shared, "by-file.stop"), "w") as f:
-        f.write('{"mode": "graceful"}')
-    wait_for(lambda: not _query(d.url, "by-file")["active"], timeout=20, what="the stop file to stop")
     if os.path.exists(evil) and stat.S_ISFIFO(os.lstat(evil).st_mode):
         os.remove(evil)
+    with open(os.path.join(shared, "by-file.stop"), "w") as f:
+        f.write('{"mode": "graceful"}')
+
+    def stopped_or_said_why() -> bool:
+        # A read blocked in open() on a FIFO that was then renamed over can never be released (no
+        # path leads to that FIFO any more); after StopFileReader.MaxStuck of them this directory's
+        # stop files wait, and the driver says so (docs/security.md, known limits). Markers, HTTP
+        # and every other directory go on; whether the attack got that far depends on timing.
+        return not _query(d.url, "by-file")["active"] or "reads are stuck on FIFOs" in d.output()
+
+    wait_for(stopped_or_said_why, timeout=20, what="the stop file to stop, or the driver to say why not")
+    if _query(d.url, "by-file")["active"]:
+        r = requests.post(
+            f"{d.url}/api/v1/queries/by-file/stop", params={"wait": "60s"}, headers=AUTH, timeout=90
+        )
+        assert r.status_code == 200, "the HTTP door is unaffected"
     # How often the race was won (the read landed on a FIFO), logged with back-off: for the curious.
     print("reads that found a FIFO (logged with back-off):", d.output().count("is not a regular file"))
     _untouched(d.url, "victim")
