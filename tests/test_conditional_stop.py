@@ -67,8 +67,11 @@ def test_caught_up_drains_every_file_then_stops_and_a_restart_repeats_nothing(sp
     ids = [b for b, _ in sink.batches]
     assert ids == list(range(files)), f"one batch per file, in order, none twice: {sink.batches}"
     assert sum(r for _, r in sink.batches) == files * rows_per_file
+    # Spark's awaitTermination returns as the stream thread ends; the stop engine records the end a
+    # moment later (await_external_termination waits for that record; this test uses Spark's call).
+    wait_for(lambda: api.query(str(q.id))["stop"]["state"] == "STOPPED", timeout=30, what="the stop's record")
     stop = api.query(str(q.id))["stop"]
-    assert stop["state"] == "STOPPED" and "caught-up" in (stop["detail"] or "")
+    assert "caught-up" in (stop["detail"] or ""), stop
 
     again = RowSink()
     q2 = _file_query(spark, src, ckpt, again, "drain-files")
