@@ -454,12 +454,18 @@ def only(stage_name: str) -> None:
         RESULTS.write_text(json.dumps(out, indent=2))
         print(json.dumps(out["port_ready"], indent=2))
         return
-    spark = session(plugin=True, stop_dir=tempfile.mkdtemp(prefix="bench-stop-"))
+    stop_dir = tempfile.mkdtemp(prefix="bench-stop-")
+    spark = session(plugin=True, stop_dir=stop_dir)
     url = stopstreaming.control_url(spark)
-    {"dynconf": dynconf_figures, "replays": replay_figures}[stage_name](spark, url, out)
+    before = dict(out)
+    if stage_name == "http":
+        http_figures(spark, url, stop_dir, out)
+    else:
+        {"dynconf": dynconf_figures, "replays": replay_figures}[stage_name](spark, url, out)
     spark.stop()
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(out, indent=2))
-    print(json.dumps({k: v for k, v in out.items() if k.startswith(stage_name[:4])}, indent=2))
+    print(json.dumps({k: v for k, v in out.items() if before.get(k) != v}, indent=2))
 
 
 if __name__ == "__main__":

@@ -22,19 +22,30 @@ final case class EndedQuery(
   /** Read at each look: a stop still finishing when the query left the registry updates it. */
   def stop: Option[StopState] = Option(stopRef.get)
 
-  def view: QueryView =
-    QueryView(
-      id,
-      runId,
-      name,
-      session,
-      active = false,
-      lastStatus.map(_.copy(isTriggerActive = false, isDataAvailable = false)),
-      lastProgress,
-      stop,
-      exception,
-      startedAt
-    )
+  // The view, kept while the stop state it shows is the same object (the rest never changes).
+  @volatile private var shown: (StopState, QueryView) = _
+
+  def view: QueryView = {
+    val s = stopRef.get
+    val last = shown
+    if (last != null && (last._1 eq s)) last._2
+    else {
+      val v = QueryView(
+        id,
+        runId,
+        name,
+        session,
+        active = false,
+        lastStatus.map(_.copy(isTriggerActive = false, isDataAvailable = false)),
+        lastProgress,
+        Option(s),
+        exception,
+        startedAt
+      )
+      shown = (s, v)
+      v
+    }
+  }
 }
 
 final case class StatusView(message: String, isDataAvailable: Boolean, isTriggerActive: Boolean)

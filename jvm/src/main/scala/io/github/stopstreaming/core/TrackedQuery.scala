@@ -68,25 +68,43 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) exte
 
   def stop: Option[StopState] = Option(stopState.get)
 
-  def status: Option[StatusView] =
-    try {
-      val s = query.status
-      Some(StatusView(s.message, s.isDataAvailable, s.isTriggerActive))
-    } catch { case NonFatal(_) => None }
+  def status: Option[StatusView] = TrackedQuery.statusView(rawStatus)
+  def lastProgress: Option[ProgressView] = TrackedQuery.progressView(rawProgress)
+  def exception: Option[String] = Option(rawException).map(TrackedQuery.shortMessage)
 
-  def lastProgress: Option[ProgressView] =
-    try
-      Option(query.lastProgress).map { p =>
-        ProgressView(p.batchId, p.timestamp, p.numInputRows, p.inputRowsPerSecond, p.processedRowsPerSecond)
-      }
-    catch { case NonFatal(_) => None }
+  // Spark replaces its status and progress objects when they change and hands out the same object until then, so a
+  // view is rebuilt only when one of these references moved: a listing of idle queries allocates nothing.
+  private def rawStatus: AnyRef = try query.status
+  catch { case NonFatal(_) => null }
+  private def rawProgress: AnyRef = try query.lastProgress
+  catch { case NonFatal(_) => null }
+  private def rawException: Throwable = try query.exception.orNull
+  catch { case NonFatal(_) => null }
+  @volatile private var lastSeen: TrackedQuery.Seen = _
 
-  def exception: Option[String] =
-    try query.exception.map(e => TrackedQuery.shortMessage(e))
-    catch { case NonFatal(_) => None }
-
-  def view: QueryView =
-    QueryView(id, runId, name, session, isRunning, status, lastProgress, stop, exception, startedAt, Option(pending.get))
+  /** The query as the APIs show it; the same object as the last call's while nothing in it changed. */
+  def view: QueryView = {
+    val seen = new TrackedQuery.Seen(rawStatus, rawProgress, rawException, stopState.get, pending.get, isRunning)
+    val last = lastSeen
+    if (last != null && last.sameAs(seen)) last.view
+    else {
+      seen.view = QueryView(
+        id,
+        runId,
+        name,
+        session,
+        seen.running,
+        TrackedQuery.statusView(seen.status),
+        TrackedQuery.progressView(seen.progress),
+        Option(seen.stop),
+        Option(seen.exception).map(TrackedQuery.shortMessage),
+        startedAt,
+        Option(seen.pending)
+      )
+      lastSeen = seen
+      seen.view
+    }
+  }
 
   def ended(exceptionText: Option[String]): EndedQuery =
     EndedQuery(
@@ -106,6 +124,33 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) exte
 
 object TrackedQuery {
   private val MaxMessage = 4000
+
+  /** The references a view was built from, compared by identity. */
+  private final class Seen(
+      val status: AnyRef,
+      val progress: AnyRef,
+      val exception: Throwable,
+      val stop: StopState,
+      val pending: PendingStop,
+      val running: Boolean
+  ) {
+    var view: QueryView = _
+    def sameAs(o: Seen): Boolean =
+      (status eq o.status) && (progress eq o.progress) && (exception eq o.exception) && (stop eq o.stop) &&
+        (pending eq o.pending) && running == o.running
+  }
+
+  private def statusView(raw: AnyRef): Option[StatusView] = raw match {
+    case s: org.apache.spark.sql.streaming.StreamingQueryStatus =>
+      Some(StatusView(s.message, s.isDataAvailable, s.isTriggerActive))
+    case _ => None
+  }
+
+  private def progressView(raw: AnyRef): Option[ProgressView] = raw match {
+    case p: org.apache.spark.sql.streaming.StreamingQueryProgress =>
+      Some(ProgressView(p.batchId, p.timestamp, p.numInputRows, p.inputRowsPerSecond, p.processedRowsPerSecond))
+    case _ => None
+  }
 
   /** The message of a failure, without the plan dump Spark appends to it. */
   def shortMessage(t: Throwable): String = shorten(Option(t.getMessage).getOrElse(t.getClass.getName))

@@ -9,15 +9,18 @@ import io.github.stopstreaming.codec.Json
 import io.github.stopstreaming.core.QueryView
 
 /** The JSON of each query, kept until the query's view changes (a batch ended, its status or stop state moved), so a
-  * listing of many idle queries serializes nothing that did not change.
+  * listing of many idle queries serializes nothing that did not change; and the last listing's body, served again as
+  * long as every view in it is the very object it was built from (a view object is kept until something in it moves,
+  * see [[io.github.stopstreaming.core.TrackedQuery.view]]).
   */
 final class QueryJsonCache {
   private val cache = new ConcurrentHashMap[UUID, (QueryView, Array[Byte])]()
+  @volatile private var lastList: (Array[QueryView], Array[Byte]) = (Array.empty, Array.emptyByteArray)
 
   /** The JSON of one query view. */
   def bytes(v: QueryView): Array[Byte] = {
     val hit = cache.get(v.runId)
-    if (hit != null && hit._1 == v) hit._2
+    if (hit != null && ((hit._1 eq v) || hit._1 == v)) hit._2
     else {
       val b = Json.bytes(Json.query(v))
       cache.put(v.runId, (v, b))
@@ -27,6 +30,16 @@ final class QueryJsonCache {
 
   /** `{"queries":[...]}` of these views; entries of runs no longer listed are dropped. */
   def list(views: Seq[QueryView]): Array[Byte] = {
+    val (shown, body) = lastList
+    if (shown.length == views.length && views.iterator.zip(shown.iterator).forall { case (a, b) => a eq b }) body
+    else {
+      val fresh = build(views)
+      lastList = (views.toArray, fresh)
+      fresh
+    }
+  }
+
+  private def build(views: Seq[QueryView]): Array[Byte] = {
     val out = new ByteArrayOutputStream(views.size * 600 + 16)
     out.write(Open)
     views.iterator.zipWithIndex.foreach { case (v, i) =>

@@ -211,6 +211,38 @@ class PluginLifecycleSuite extends AnyFunSuite with Eventually with BeforeAndAft
     assert(ms < 5000, s"took $ms ms")
   }
 
+  test("the listing is one body while nothing moves, and a new one as soon as a batch, a status or a stop does") {
+    import io.github.stopstreaming.core.{StopCondition, CancelOutcome}
+    import io.github.stopstreaming.rest.QueryJsonCache
+    val spark = session(plugin = true)
+    val plane = StopStreamingRuntime.plane.get
+    val json = new QueryJsonCache
+    def body(): String = new String(json.list(plane.registry.views), "UTF-8")
+    val idle = rate(spark).writeStream.queryName("idle").format("noop").trigger(Trigger.ProcessingTime("10 minutes"))
+    val q = idle.start()
+    eventually(assert(q.lastProgress != null && !q.status.isTriggerActive))
+    val first = json.list(plane.registry.views)
+    assert(json.list(plane.registry.views) eq first, "an idle listing is served again, not rebuilt")
+    assert(plane.registry.views.head eq plane.registry.views.head, "an idle query's view is kept")
+
+    val pending = StopRequest(None, None, StopCondition.parse("in:1h").toOption.get)
+    plane.requestStop("idle", pending, StopSource.Api)
+    assert(body().contains("\"PENDING\""), "a pending stop shows at once")
+    assert(plane.cancelStop("idle", StopSource.Api).isInstanceOf[CancelOutcome.Cancelled])
+    assert(!body().contains("\"PENDING\""), "a cancelled stop leaves the listing at once")
+
+    val busy =
+      rate(spark).writeStream.queryName("busy").format("noop").trigger(Trigger.ProcessingTime("100 milliseconds")).start()
+    eventually(assert(busy.lastProgress != null && busy.lastProgress.batchId >= 2))
+    eventually(assert(body().contains(s""""batchId":${busy.lastProgress.batchId}""")))
+    busy.stop()
+    plane.requestStop("idle", StopRequest.Default, StopSource.Api)
+    q.awaitTermination()
+    eventually(assert(plane.registry.views.forall(!_.active) && body().contains("\"STOPPED\"")))
+    val ended = json.list(plane.registry.views)
+    assert(json.list(plane.registry.views) eq ended, "ended queries are served from one body too")
+  }
+
   test("the Scala twin: query.requestStop(when = ...) returns at once, PENDING; cancelStop takes it back") {
     import io.github.stopstreaming.core.StopCondition
     import io.github.stopstreaming.extensions.StreamingQueryOps._
