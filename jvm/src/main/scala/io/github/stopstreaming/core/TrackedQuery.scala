@@ -62,7 +62,10 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) exte
   def triggerActive: Boolean = StreamInternals.triggerActive(query)
   def batchInSinkStage: Option[Long] = StreamInternals.batchInSinkStage(query)
   def stopNow(idle: Boolean): Unit = {
-    if (idle) StreamInternals.wakeFromTriggerWait(query, waitMs = 50)
+    // The woken thread is on its way out; `stop()` is called once it is in its clean-up (or gone), because an
+    // interrupt that lands before that may cost it Spark's 100 ms sleep. A thread short of CPU (a GC, a busy driver)
+    // may take tens of milliseconds to get there, so the wait is generous; it ends as soon as the thread gets there.
+    if (idle) StreamInternals.wakeFromTriggerWait(query, waitMs = TrackedQuery.WakeWaitMs)
     query.stop()
   }
 
@@ -124,6 +127,9 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) exte
 
 object TrackedQuery {
   private val MaxMessage = 4000
+
+  /** How long a woken idle query is given to reach its clean-up before `stop()` interrupts it again. */
+  val WakeWaitMs = 2000L
 
   /** The references a view was built from, compared by identity. */
   private final class Seen(

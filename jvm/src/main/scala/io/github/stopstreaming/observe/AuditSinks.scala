@@ -12,7 +12,8 @@ import org.slf4j.LoggerFactory
 object AuditSinks {
   private val log = LoggerFactory.getLogger("io.github.stopstreaming.audit")
 
-  def driverLog(r: AuditRecord): Unit = log.info(s"stopstreaming audit: ${Json.string(Json.auditRecord(r))}")
+  def driverLog(r: AuditRecord): Unit =
+    if (log.isInfoEnabled) log.info(s"stopstreaming audit: ${Json.string(Json.auditRecord(r))}")
 
   def listenerBus(sc: SparkContext)(r: AuditRecord): Unit =
     try if (!sc.isStopped) ListenerBusBridge.post(sc, StopStreamingAuditEvent(r))
