@@ -19,7 +19,8 @@ JAR_DIR := python/src/stopstreaming/jars
 SBT_VERSION := $(shell sed -n 's/^sbt\.version *= *//p' project/build.properties)
 SBT_LAUNCHER := $(HOME)/.sbt/launchers/$(SBT_VERSION)/sbt-launch-$(SBT_VERSION).jar
 SETUP_STAMP := $(VENV)/.setup-pyspark-$(SPARK_VERSION)
-PYTEST_ARGS ?=
+# The slowest tests are listed at the end of each run: CI has 90 minutes for `make test` and the matrix.
+PYTEST_ARGS ?= --durations=15
 
 .PHONY: help setup tools build jar wheel test test-scala test-python test-matrix demo bench robustness lint fmt clean
 

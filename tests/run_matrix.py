@@ -58,6 +58,7 @@ def one(python: str, version: str) -> dict:
             f"--junitxml={report}",
             "-p",
             "no:cacheprovider",
+            "--durations=10",
             # Real brokers and object stores, with jars of one Spark line: `make test` runs them
             # on the default line only.
             "-m",
