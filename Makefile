@@ -120,11 +120,13 @@ robustness: build
 
 lint: setup
 	$(SBT) scalafmtCheckAll scalafmtSbtCheck < /dev/null
+	$(SBT) -Dspark.version=$(SPARK3_BUILD_VERSION) scalafmtCheckAll < /dev/null  # the Spark 3 sources
 	$(PY) -m ruff check python tests bench
 	$(PY) -m ruff format --check python tests bench
 
 fmt: setup
 	$(SBT) scalafmtAll scalafmtSbt < /dev/null
+	$(SBT) -Dspark.version=$(SPARK3_BUILD_VERSION) scalafmtAll < /dev/null
 	$(PY) -m ruff format python tests bench
 
 clean:

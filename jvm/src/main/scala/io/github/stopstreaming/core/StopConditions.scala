@@ -71,11 +71,12 @@ object StopConditions {
       batchInSinkStage: Option[Long]
   )
 
-  /** Reads only what `c` needs: a scheduled stop reads the clock alone, and the query thread's stack (a safepoint
-    * for that thread) is taken only for `batch:N`, and only once batch N may be in flight (N-1 reported).
+  /** Reads only what `c` needs: a scheduled stop reads the clock alone, and the query thread's stack (a safepoint for
+    * that thread) is taken only for `batch:N`, and only once batch N may be in flight (N-1 reported).
     */
   def look(t: StopTarget, c: StopCondition): Look = c match {
-    case _: StopCondition.At | StopCondition.Now => Look(Instant.now(), None, triggerActive = true, dataAvailable = true, None)
+    case _: StopCondition.At | StopCondition.Now =>
+      Look(Instant.now(), None, triggerActive = true, dataAvailable = true, None)
     case _ =>
       val last = t.lastProgress.map(p => (p.batchId, p.numInputRows))
       val sink = c match {

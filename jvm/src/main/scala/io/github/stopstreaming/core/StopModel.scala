@@ -75,8 +75,8 @@ final case class StopState(
   }
 }
 
-/** When a stop is carried out. Anything but [[StopCondition.Now]] makes the stop PENDING: a graceful stop requested once
-  * the condition holds, judged from what Spark reports of the query (its progress and status).
+/** When a stop is carried out. Anything but [[StopCondition.Now]] makes the stop PENDING: a graceful stop requested
+  * once the condition holds, judged from what Spark reports of the query (its progress and status).
   */
 sealed abstract class StopCondition(val text: String) { override def toString: String = text }
 

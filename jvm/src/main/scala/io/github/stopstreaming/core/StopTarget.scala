@@ -33,16 +33,17 @@ trait StopTarget {
   /** A conditional stop waiting for its condition, or null. */
   def pending: AtomicReference[PendingStop]
 
-  /** What the stop conditions read, all of it reported by Spark: the latest progress (batch id, input rows), the
-    * status (whether a trigger runs and whether the latest one found data: read together, from one status object),
-    * and the batch in its sink stage now, if any.
+  /** What the stop conditions read, all of it reported by Spark: the latest progress (batch id, input rows), the status
+    * (whether a trigger runs and whether the latest one found data: read together, from one status object), and the
+    * batch in its sink stage now, if any.
     */
   def lastProgress: Option[ProgressView]
   def status: Option[StatusView]
   def batchInSinkStage: Option[Long]
 
   /** `StreamingQuery.stop()`: blocks until the query thread has ended; the batch in flight is interrupted. `idle` says
-    * the query was seen asleep between triggers, so it can be woken first (see [[StreamInternals.wakeFromTriggerWait]]).
+    * the query was seen asleep between triggers, so it can be woken first (see
+    * [[StreamInternals.wakeFromTriggerWait]]).
     */
   def stopNow(idle: Boolean = false): Unit
 }

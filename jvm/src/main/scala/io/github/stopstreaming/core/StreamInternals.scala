@@ -133,8 +133,8 @@ object StreamInternals {
     * Spark's `UninterruptibleThread.interrupt()` raises an "interrupt in progress" flag on its lock object, interrupts,
     * then lowers the flag. A woken thread that reaches its uninterruptible clean-up while the flag is still up sleeps
     * 100 ms before it goes on: about one idle stop in ten on two cores. Interrupting while holding that lock's monitor
-    * (re-entrant for `interrupt()` itself) makes the woken thread find the flag down. This then waits, at most `waitMs`,
-    * until the thread has ended or is inside its uninterruptible clean-up, where the interrupt of
+    * (re-entrant for `interrupt()` itself) makes the woken thread find the flag down. This then waits, at most
+    * `waitMs`, until the thread has ended or is inside its uninterruptible clean-up, where the interrupt of
     * `StreamingQuery.stop()` that follows is a no-op instead of raising the flag again. Returns false when this Spark's
     * thread has no such lock; the caller then relies on `stop()` alone.
     */
@@ -167,7 +167,9 @@ object StreamInternals {
 
   private def isSinkStage(stack: Array[StackTraceElement]): Boolean =
     stack.exists(_.getClassName.startsWith(Frames.SqlExecutionClass)) &&
-      stack.exists(f => f.getClassName.contains(Frames.MicroBatchClass) && f.getMethodName.contains(Frames.RunBatchMethod))
+      stack.exists(f =>
+        f.getClassName.contains(Frames.MicroBatchClass) && f.getMethodName.contains(Frames.RunBatchMethod)
+      )
 
   /** The id of the batch in its sink stage now, if one is (so a stop marked now ends right after that batch). Spark 4
     * keeps the id in the execution context of the batch, Spark 3.5 on the execution itself.

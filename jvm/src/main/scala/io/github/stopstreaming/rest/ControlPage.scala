@@ -3,8 +3,8 @@ package io.github.stopstreaming.rest
 import java.io.ByteArrayOutputStream
 
 /** The control page (`GET /`): one HTML file, one script, one style sheet, all in the jar. It calls the API from its
-  * own origin, so the origin rules need no exception for it; its headers forbid framing (a page with stop buttons
-  * must not be clickjacked) and any script, style or connection from elsewhere.
+  * own origin, so the origin rules need no exception for it; its headers forbid framing (a page with stop buttons must
+  * not be clickjacked) and any script, style or connection from elsewhere.
   */
 object ControlPage {
   final case class File(bytes: Array[Byte], contentType: String)

@@ -29,7 +29,11 @@ class StopConditionsSuite extends AnyFunSuite with Eventually {
     assert(StopCondition.parse("in:soon").left.exists(_.contains("duration")))
     assert(StopCondition.parse("tomorrow").left.exists(_.contains("'tomorrow'")))
     assert(StopRequest.parse(Some("immediate"), None, Some("caught-up")).left.exists(_.contains("graceful")))
-    assert(StopRequest.parse(None, Some("30s"), Some("batch:4")) == Right(StopRequest(None, Some(30000), StopCondition.AfterBatch(4))))
+    assert(
+      StopRequest.parse(None, Some("30s"), Some("batch:4")) == Right(
+        StopRequest(None, Some(30000), StopCondition.AfterBatch(4))
+      )
+    )
   }
 
   test("caught-up: only after a trigger ran, between triggers, when the last one found no data") {

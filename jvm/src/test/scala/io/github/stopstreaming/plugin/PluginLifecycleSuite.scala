@@ -232,7 +232,11 @@ class PluginLifecycleSuite extends AnyFunSuite with Eventually with BeforeAndAft
     assert(!body().contains("\"PENDING\""), "a cancelled stop leaves the listing at once")
 
     val busy =
-      rate(spark).writeStream.queryName("busy").format("noop").trigger(Trigger.ProcessingTime("100 milliseconds")).start()
+      rate(spark).writeStream
+        .queryName("busy")
+        .format("noop")
+        .trigger(Trigger.ProcessingTime("100 milliseconds"))
+        .start()
     eventually(assert(busy.lastProgress != null && busy.lastProgress.batchId >= 2))
     eventually(assert(body().contains(s""""batchId":${busy.lastProgress.batchId}""")))
     busy.stop()

@@ -5,7 +5,8 @@ import scala.xml.Node
 import javax.servlet.http.{HttpServlet, HttpServletRequest, HttpServletResponse}
 import org.apache.spark.ui.{SparkUITab, UIUtils, WebUIPage}
 
-/** The "Streaming Control" tab (Spark 3 line: javax.servlet); everything it shows and does is in [[ControlTabContent]]. */
+/** The "Streaming Control" tab (Spark 3 line: javax.servlet); everything it shows and does is in [[ControlTabContent]].
+  */
 private[spark] final class StreamingControlTab(content: ControlTabContent)
     extends SparkUITab(content.ui, StreamingControlTab.Prefix) {
   override val name: String = "Streaming Control"
