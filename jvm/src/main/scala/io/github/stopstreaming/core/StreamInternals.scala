@@ -142,11 +142,17 @@ object StreamInternals {
     case Some(t) if t.isAlive =>
       interruptLock(t) match {
         case Some(lock) =>
+          // Spark itself stopped interrupting under this lock (SPARK-51821): an interrupt can close a channel the
+          // thread blocks in, which takes other locks. The thread woken here was seen asleep between triggers, marked
+          // to start no batch, so it blocks in no channel.
           lock.synchronized(t.interrupt())
-          val deadline = System.nanoTime() + waitMs * 1000000L
-          val flag = declaredField(lock.getClass, "uninterruptible") // looked up once, read in the loop
-          def inCleanUp = flag.exists(f => lock.synchronized(f.getBoolean(lock)))
-          while (t.isAlive && !inCleanUp && System.nanoTime() < deadline) Thread.sleep(0, 200000)
+          // A Spark whose lock object carries no `uninterruptible` flag has no 100 ms sleep to avoid either: nothing
+          // to wait for, `stop()` may follow at once.
+          declaredField(lock.getClass, "uninterruptible").foreach { flag =>
+            val deadline = System.nanoTime() + waitMs * 1000000L
+            def inCleanUp = lock.synchronized(flag.getBoolean(lock))
+            while (t.isAlive && !inCleanUp && System.nanoTime() < deadline) Thread.sleep(0, 200000)
+          }
           true
         case None => false
       }

@@ -76,7 +76,7 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) exte
   def exception: Option[String] = Option(rawException).map(TrackedQuery.shortMessage)
 
   // Spark replaces its status and progress objects when they change and hands out the same object until then, so a
-  // view is rebuilt only when one of these references moved: a listing of idle queries allocates nothing.
+  // view is rebuilt only when one of these references moved: a listing of idle queries rebuilds nothing.
   private def rawStatus: AnyRef = try query.status
   catch { case NonFatal(_) => null }
   private def rawProgress: AnyRef = try query.lastProgress
