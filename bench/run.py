@@ -458,12 +458,38 @@ def main() -> None:
         duration_s=round(time.time() - started, 1),
     )
     spark.stop()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2))
+    report(out, RESULTS)
+
+
+def commit() -> str | None:
+    """The commit the figures were measured on (with '+' when the tree had changes), for the side-by-side."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "jvm", "python"], cwd=ROOT,
+                               capture_output=True, text=True)  # fmt: skip
+        return head.stdout.strip() + ("+" if dirty.stdout.strip() else "") if head.returncode == 0 else None
+    except OSError:
+        return None
+
+
+def report(out: dict, path: Path) -> None:
+    """Writes the figures and prints each beside the previous run's (kept as previous.json), so a change's
+    effect is read side by side: the previous run is the tree before the change when it was run there."""
+    out.setdefault("commit", commit())
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if previous:
+        (path.parent / "previous.json").write_text(json.dumps(previous, indent=2))
+    path.write_text(json.dumps(out, indent=2))
     width = max(len(k) for k in out)
+    since = f"{previous.get('commit')}, {previous.get('timestamp')}"
+    print(f"{'figure'.ljust(width)}  now  |  previous run ({since})")
     for k, v in out.items():
-        print(f"{k.ljust(width)}  {json.dumps(v)}")
-    print(f"written to {RESULTS.relative_to(ROOT)}")
+        was = f"  |  {json.dumps(previous[k])}" if k in previous and previous[k] != v else ""
+        print(f"{k.ljust(width)}  {json.dumps(v)}{was}")
+    print(f"written to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
 def fs_calls_per_poll() -> dict:
@@ -481,22 +507,19 @@ def only(stage_name: str) -> None:
     out = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if stage_name == "port-ready":
         port_ready_figures(out)
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(out, indent=2))
-        print(json.dumps(out["port_ready"], indent=2))
+        out.update(commit=commit(), timestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        report(out, RESULTS)
         return
     stop_dir = tempfile.mkdtemp(prefix="bench-stop-")
     spark = session(plugin=True, stop_dir=stop_dir)
     url = stopstreaming.control_url(spark)
-    before = dict(out)
     if stage_name == "http":
         http_figures(spark, url, stop_dir, out)
     else:
         {"dynconf": dynconf_figures, "replays": replay_figures}[stage_name](spark, url, out)
     spark.stop()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(out, indent=2))
-    print(json.dumps({k: v for k, v in out.items() if before.get(k) != v}, indent=2))
+    out.update(commit=commit(), timestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    report(out, RESULTS)
 
 
 if __name__ == "__main__":
