@@ -77,12 +77,9 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) exte
 
   // Spark replaces its status and progress objects when they change and hands out the same object until then, so a
   // view is rebuilt only when one of these references moved: a listing of idle queries rebuilds nothing.
-  private def rawStatus: AnyRef = try query.status
-  catch { case NonFatal(_) => null }
-  private def rawProgress: AnyRef = try query.lastProgress
-  catch { case NonFatal(_) => null }
-  private def rawException: Throwable = try query.exception.orNull
-  catch { case NonFatal(_) => null }
+  private def rawStatus: AnyRef = TrackedQuery.orNull(query.status)
+  private def rawProgress: AnyRef = TrackedQuery.orNull(query.lastProgress)
+  private def rawException: Throwable = TrackedQuery.orNull(query.exception.orNull)
   @volatile private var lastSeen: TrackedQuery.Seen = _
 
   /** The query as the APIs show it; the same object as the last call's while nothing in it changed. */
@@ -145,6 +142,11 @@ object TrackedQuery {
       (status eq o.status) && (progress eq o.progress) && (exception eq o.exception) && (stop eq o.stop) &&
         (pending eq o.pending) && running == o.running
   }
+
+  /** A read of the query's state; null when Spark throws (a query torn down under the reader). */
+  private def orNull[T >: Null](read: => T): T =
+    try read
+    catch { case NonFatal(_) => null }
 
   private def statusView(raw: AnyRef): Option[StatusView] = raw match {
     case s: org.apache.spark.sql.streaming.StreamingQueryStatus =>

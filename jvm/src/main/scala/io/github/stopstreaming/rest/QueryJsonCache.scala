@@ -20,7 +20,7 @@ final class QueryJsonCache {
   /** The JSON of one query view. */
   def bytes(v: QueryView): Array[Byte] = {
     val hit = cache.get(v.runId)
-    if (hit != null && ((hit._1 eq v) || hit._1 == v)) hit._2
+    if (hit != null && hit._1 == v) hit._2 // a case class's equals looks at identity first
     else {
       val b = Json.bytes(Json.query(v))
       cache.put(v.runId, (v, b))
