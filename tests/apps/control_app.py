@@ -4,13 +4,15 @@ prints `READY <control url>`; it exits once every query has been stopped from ou
 
 usage: control_app.py OPTIONS_JSON NAME [NAME ...]
 OPTIONS_JSON: configure() keyword options, plus "batch_seconds" (a foreachBatch sink that sleeps
-that long per batch; default: an idle query with a 10-minute trigger) and "spark_conf" (more
-Spark settings for the builder).
+that long per batch; default: an idle query with a 10-minute trigger), "spark_conf" (more
+Spark settings for the builder) and "managed" (a checkpoint root: each query is started with
+stopstreaming.manage(), from <root>/<name>, and `MANAGED <name> <state>` is printed).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -22,6 +24,7 @@ import stopstreaming
 def main() -> None:
     options = json.loads(sys.argv[1])
     batch_seconds = options.pop("batch_seconds", None)
+    managed_root = options.pop("managed", None)
     spark_conf = {"spark.ui.enabled": "false", **options.pop("spark_conf", {})}
     builder = (
         SparkSession.builder.master("local[2]")
@@ -35,21 +38,33 @@ def main() -> None:
     if jars:  # after configure(), which sets spark.jars, keeping its jar (see docs/api.md)
         builder = builder.config("spark.jars", f"{stopstreaming.jar_path()},{jars}")
     spark = builder.getOrCreate()
-    rate = spark.readStream.format("rate").option("rowsPerSecond", 1).load()
-    for name in sys.argv[2:]:
-        w = rate.writeStream.queryName(name)
+
+    def start(session, name):
+        w = session.readStream.format("rate").option("rowsPerSecond", 1).load().writeStream.queryName(name)
+        if managed_root:
+            w = w.option("checkpointLocation", os.path.join(managed_root, name))
         if batch_seconds is None:
-            w.format("noop").trigger(processingTime="10 minutes").start()
+            return w.format("noop").trigger(processingTime="10 minutes").start()
+
+        def sink(df, batch_id):
+            print(f"BATCH BEGIN {name} {batch_id}", flush=True)
+            time.sleep(float(batch_seconds))
+            print(f"BATCH END {name} {batch_id}", flush=True)
+
+        return w.foreachBatch(sink).trigger(processingTime="1 second").start()
+
+    handles = []
+    for name in sys.argv[2:]:
+        if managed_root:
+            h = stopstreaming.manage(spark, name, lambda s, name=name: start(s, name))
+            handles.append(h)
+            print(f"MANAGED {name} {h.state}", flush=True)
         else:
-
-            def sink(df, batch_id, name=name):
-                print(f"BATCH BEGIN {name} {batch_id}", flush=True)
-                time.sleep(float(batch_seconds))
-                print(f"BATCH END {name} {batch_id}", flush=True)
-
-            w.foreachBatch(sink).trigger(processingTime="1 second").start()
+            start(spark, name)
     print(f"UI {spark.sparkContext.uiWebUrl}", flush=True)
     print(f"READY {stopstreaming.control_url(spark)}", flush=True)
+    for h in handles:
+        h.await_termination()
     for q in list(spark.streams.active):
         stopstreaming.await_external_termination(q)
     print("ALL STOPPED", flush=True)

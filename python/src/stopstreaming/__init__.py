@@ -15,6 +15,7 @@ from stopstreaming.errors import (
     ConflictError,
     JarNotFoundError,
     JarVersionMismatchError,
+    ManagedQueryFailedError,
     PluginNotLoadedError,
     QueryNotFoundError,
     RequestError,
@@ -27,6 +28,7 @@ from stopstreaming.errors import (
 )
 from stopstreaming.jar import SUPPORTED_SPARK, __version__, jar_path, spark_line
 from stopstreaming.jvm import PLUGIN_CLASS
+from stopstreaming.managed import ManagedQuery, manage
 from stopstreaming.session import configure, control_url
 from stopstreaming.streaming import await_external_termination, cancel_stop, request_stop
 
@@ -41,6 +43,8 @@ __all__ = [
     "FsType",
     "JarNotFoundError",
     "JarVersionMismatchError",
+    "ManagedQuery",
+    "ManagedQueryFailedError",
     "PluginNotLoadedError",
     "QueryNotFoundError",
     "RequestError",
@@ -62,6 +66,7 @@ __all__ = [
     "is_connect_session",
     "jar_path",
     "load_config",
+    "manage",
     "request_stop",
     "spark_line",
 ]

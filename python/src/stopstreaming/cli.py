@@ -1,4 +1,4 @@
-"""The ``stopstreaming`` command: list, show, stop and cancel queries of a driver (or a fleet) over HTTP.
+"""The ``stopstreaming`` command: list, show, stop, pause, resume and restart queries over HTTP.
 
 Exit codes: 0 ok, 1 other error, 2 usage, 3 not found, 4 authentication, 5 unreachable,
 6 timed out (the query still ran when ``--wait`` ran out), 7 conflict (``--if-version`` lost, or
@@ -104,6 +104,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     cancel = command("cancel", help="cancel a query's pending conditional stop")
     cancel.add_argument("query", help="query id or name")
+    command("managed", help="list the managed queries (started with manage()) and their states")
+    pause = command("pause", help="pause a managed query: a graceful stop, then PAUSED until resumed")
+    pause.add_argument("query", help="managed query name")
+    pause.add_argument(
+        "--when", help="pause once: caught-up, batch:<N>, in:<duration> or an ISO-8601 instant"
+    )
+    pause.add_argument("--timeout", help="escalate the stop to immediate after this long, e.g. 5m")
+    pause.add_argument("--wait", help="wait this long for PAUSED, e.g. 2m")
+    resume = command("resume", help="start a paused managed query again from its checkpoint")
+    resume.add_argument("query", help="managed query name")
+    resume.add_argument("--wait", help="wait this long for it to run again, e.g. 2m")
+    restart = command(
+        "restart",
+        help="restart managed queries gracefully, one after the other, each once the previous runs again",
+    )
+    restart.add_argument("query", nargs="+", help="managed query names, in the order to restart them")
+    restart.add_argument("--when", help="restart once: caught-up, batch:<N>, in:<duration> (one query only)")
+    restart.add_argument("--timeout", help="escalate the stop to immediate after this long, e.g. 5m")
+    restart.add_argument(
+        "--wait", help="wait this long for each to run again (default 5m when several are named), e.g. 2m"
+    )
     events = command("events", help="the audit trail: stops requested, refused and finished, conf changes")
     events.add_argument("--since", type=int, default=0, help="only records after this record number")
     events.add_argument("--follow", action="store_true", help="keep printing new records (Ctrl-C ends)")
@@ -195,6 +216,64 @@ def _conf(args: argparse.Namespace, client: StopStreamingClient) -> int:
     # A value piped into a script is printed as it is; on a terminal it is escaped like every other text.
     value = _safe(entry["value"]) if sys.stdout.isatty() else entry["value"]
     print(json.dumps(entry, indent=2) if args.json else value)
+    return EXIT_CODES["ok"]
+
+
+def _managed_row(m: dict[str, Any]) -> list[str]:
+    state = m["state"]
+    if state == "BACKOFF" and m.get("nextAttemptAt"):
+        state += f" (next {m['nextAttemptAt']})"
+    return [
+        m["name"],
+        state,
+        str(m.get("runs", 0)),
+        str(m.get("failures", 0)),
+        m.get("queryId") or "-",
+        (m.get("lastError") or "-").splitlines()[0][:80],
+    ]
+
+
+def _managed_table(rows: list[dict[str, Any]]) -> str:
+    cells = [["NAME", "STATE", "RUNS", "FAILURES", "QUERY ID", "LAST ERROR"]] + [
+        [_safe(c) for c in _managed_row(m)] for m in rows
+    ]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
+
+
+def _lifecycle(args: argparse.Namespace, client: StopStreamingClient) -> int:
+    """pause, resume and restart of managed queries; exit 6 when --wait ran out short of the state."""
+    if args.command == "managed":
+        data = client.managed()
+        print(json.dumps({"managed": data}, indent=2) if args.json else _managed_table(data))
+        return EXIT_CODES["ok"]
+    if args.command == "pause":
+        views = [client.pause(args.query, when=args.when, timeout=args.timeout, wait=args.wait)]
+        wanted = {"PAUSED"}
+    elif args.command == "resume":
+        views = [client.resume(args.query, wait=args.wait)]
+        wanted = {"RUNNING"}
+    else:
+        names = args.query
+        if len(names) > 1 and args.when:
+            raise ConfigurationError("--when restarts one query; name a single query with it")
+        wait = args.wait or ("5m" if len(names) > 1 else None)
+        views = []
+        for name in names:
+            view = client.restart(name, when=args.when, timeout=args.timeout, wait=wait)
+            views.append(view)
+            if wait and view["state"] != "RUNNING":
+                break  # the next one waits for this one to run again
+        wanted = {"RUNNING"}
+    print(json.dumps(views if len(views) > 1 else views[0], indent=2) if args.json else _managed_table(views))
+    wait = getattr(args, "wait", None) or (args.command == "restart" and len(args.query) > 1)
+    late = [v for v in views if v["state"] not in wanted]
+    if wait and late:
+        v = late[0]
+        print(f"stopstreaming: {_safe(v['name'])} is {v['state']} after --wait", file=sys.stderr)
+        return (
+            EXIT_CODES["error"] if v["state"] in ("FAILED", "STOPPED", "BACKOFF") else EXIT_CODES["timeout"]
+        )
     return EXIT_CODES["ok"]
 
 
@@ -305,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
             return _conf(args, client)
         elif args.command == "events":
             return _events(args, client)
+        elif args.command in ("managed", "pause", "resume", "restart"):
+            return _lifecycle(args, client)
         elif args.command == "cancel":
             q = client.cancel(args.query)
             _print(args, q, [_row(q)])

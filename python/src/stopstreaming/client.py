@@ -23,8 +23,10 @@ from stopstreaming.errors import (
 __all__ = ["MAX_WAIT_S", "InsecureTokenWarning", "StopStreamingClient"]
 
 # Error codes (docs/http-api.md) that name something missing, or a change that lost a race.
-_NOT_FOUND = frozenset({"query-not-found", "key-not-found"})
-_CONFLICT = frozenset({"version-conflict", "nothing-pending", "already-ended", "conflict"})
+_NOT_FOUND = frozenset({"query-not-found", "key-not-found", "not-managed"})
+_CONFLICT = frozenset(
+    {"version-conflict", "nothing-pending", "already-ended", "conflict", "lifecycle-conflict"}
+)
 
 # The longest `wait=` the server accepts.
 MAX_WAIT_S = 600.0
@@ -155,6 +157,56 @@ class StopStreamingClient:
     def cancel(self, id_or_name: str) -> dict[str, Any]:
         """Cancel a query's pending conditional stop; ``ConflictError`` when there is none."""
         return self._request("DELETE", f"/api/v1/queries/{_segment(id_or_name)}/stop")
+
+    def managed(self) -> list[dict[str, Any]]:
+        """Every managed query (``GET /api/v1/managed``): its state, runs, failures, next attempt."""
+        return list(self._request("GET", "/api/v1/managed")["managed"])
+
+    def managed_query(self, name: str) -> dict[str, Any]:
+        """One managed query by name; ``QueryNotFoundError`` if no query of that name is managed."""
+        return self._request("GET", f"/api/v1/managed/{_segment(name)}")
+
+    def _lifecycle(self, verb: str, name: str, **params: str | None) -> dict[str, Any]:
+        given = {k: v for k, v in params.items() if v}
+        wait_s = MAX_WAIT_S if given.get("wait") else 0.0
+        return self._request("POST", f"/api/v1/queries/{_segment(name)}/{verb}", wait_s=wait_s, params=given)
+
+    def pause(
+        self, name: str, when: str | None = None, timeout: str | None = None, wait: str | None = None
+    ) -> dict[str, Any]:
+        """Pause a managed query: a graceful stop (now, or once ``when`` holds), then PAUSED.
+
+        With ``wait`` (e.g. ``"2m"``) the answer comes once PAUSED or the wait ran out.
+        """
+        return self._lifecycle("pause", name, when=when, timeout=timeout, wait=wait)
+
+    def resume(self, name: str, wait: str | None = None) -> dict[str, Any]:
+        """Start a paused managed query again from its checkpoint; with ``wait``, once it runs."""
+        return self._lifecycle("resume", name, wait=wait)
+
+    def restart(
+        self, name: str, when: str | None = None, timeout: str | None = None, wait: str | None = None
+    ) -> dict[str, Any]:
+        """Stop a managed query gracefully and start it again; with ``wait``, once it runs again."""
+        return self._lifecycle("restart", name, when=when, timeout=timeout, wait=wait)
+
+    def restart_in_order(self, names: list[str], wait: str = "5m") -> list[dict[str, Any]]:
+        """Restart several managed queries one after the other, each once the one before runs again.
+
+        Stops at the first that is not RUNNING again within ``wait`` (``StopTimeoutError``).
+        """
+        from stopstreaming.errors import StopTimeoutError
+
+        done = []
+        for name in names:
+            view = self.restart(name, wait=wait)
+            done.append(view)
+            if view["state"] != "RUNNING":
+                rest = ", ".join(names[len(done) :])
+                raise StopTimeoutError(
+                    f"{name} is {view['state']} after restart --wait {wait}; not restarting {rest}"
+                )
+        return done
 
     def events(self, since: int = 0) -> list[dict[str, Any]]:
         """Audit records after record number ``since``, oldest first (``GET /api/v1/events``)."""

@@ -65,3 +65,11 @@ class StopDirUnavailableError(StopStreamingError, OSError):
 
 class UnsupportedInSparkConnectError(StopStreamingError):
     """What was asked cannot be honoured from a Spark Connect client."""
+
+
+class ManagedQueryFailedError(StopStreamingError):
+    """A managed query failed more often than its restart policy allows; ``view`` is its last state."""
+
+    def __init__(self, message: str, view: dict | None = None) -> None:
+        super().__init__(message)
+        self.view = view or {}

@@ -30,6 +30,7 @@ _JAVA_ERRORS: dict[str, type[StopStreamingError]] = {
     "io.github.stopstreaming.python.InvalidArgumentException": ConfigurationError,
     "io.github.stopstreaming.python.NotRunningException": StopStreamingError,
     "io.github.stopstreaming.python.NothingPendingException": ConflictError,
+    "io.github.stopstreaming.python.LifecycleConflictException": ConflictError,
     "io.github.stopstreaming.core.InvalidSettingException": ConfigurationError,
     "io.github.stopstreaming.extensions.conf.StopConfigException": ConfigurationError,
     "io.github.stopstreaming.fs.StopDirUnavailableException": StopDirUnavailableError,

@@ -47,6 +47,11 @@ OPTIONS: dict[str, tuple[str, tuple[type, ...]]] = {
     "ui_allowed_hosts": ("ui.allowedHosts", _STR),
     "conf_file": ("conf.file", _STR),
     "conf_max_bytes": ("conf.maxBytes", _INT),
+    "restart_initial_delay": ("restart.initialDelay", _DURATION),
+    "restart_factor": ("restart.factor", _INT),
+    "restart_max_delay": ("restart.maxDelay", _DURATION),
+    "restart_max_restarts": ("restart.maxRestarts", _INT),
+    "restart_window": ("restart.window", _DURATION),
 }
 
 # The kind the plugin declares for a setting -> the Python types configure() accepts for it.

@@ -69,7 +69,31 @@ object Json {
     "lastProgress" -> q.lastProgress.map(progress),
     "stop" -> q.shownStop.map(s => withWhen(stop(s), q.pending.filter(_ => q.stop.isEmpty))),
     "exception" -> q.exception,
-    "startedAt" -> q.startedAt.toString
+    "startedAt" -> q.startedAt.toString,
+    "lifecycle" -> q.lifecycle
+  )
+
+  /** A managed query: its state in its life, across runs. */
+  def managed(v: ManagedView): JLinkedHashMap[String, Any] = obj(
+    "name" -> v.name,
+    "state" -> v.state.name,
+    "since" -> v.since.toString,
+    "nextAttemptAt" -> v.nextAttemptAt.map(_.toString),
+    "queryId" -> v.queryId.map(_.toString),
+    "runId" -> v.runId.map(_.toString),
+    "runs" -> v.runs,
+    "restarts" -> v.restarts,
+    "failures" -> v.failures,
+    "lastError" -> v.lastError,
+    "pausedMs" -> v.pausedMs,
+    "pausePersisted" -> v.persistedPause,
+    "policy" -> obj(
+      "initialDelayMs" -> v.policy.initialDelayMs,
+      "factor" -> v.policy.factor,
+      "maxDelayMs" -> v.policy.maxDelayMs,
+      "maxRestarts" -> v.policy.maxRestarts,
+      "windowMs" -> v.policy.windowMs
+    )
   )
 
   /** The short form that tells apart the queries of one name (the answer to an ambiguous name). */

@@ -31,6 +31,9 @@ object AuditRecord {
   val StopCancelled = "stop-cancelled"
   val ConfChanged = "conf-changed"
   val ConfRefused = "conf-refused"
+
+  /** A managed query moved to another state of its life (paused, resumed, restarted, failed, ...). */
+  val Lifecycle = "lifecycle"
 }
 
 /** The audit trail: every record made at the control plane's door, numbered, and each handed to the sinks (the driver
@@ -118,6 +121,7 @@ final class AuditLog(
     case ControlEvent.StopFinished(t, s) => stopFinished(t, s)
     case ControlEvent.StopCancelled(t, was, source, caller) => stopCancelled(t, was, source, caller)
     case ControlEvent.ConfChanged(change, caller) => confChanged(change, caller)
+    case t: ControlEvent.ManagedTransition => lifecycle(t)
     case _: ControlEvent.QueryRegistered | _: ControlEvent.QueryEnded => ()
   }
 
@@ -129,7 +133,8 @@ final class AuditLog(
       outcome: StopOutcome
   ): Unit = {
     val options = request.timeoutMs.map(t => "timeout" -> s"${t}ms").toMap ++
-      Some(request.when).filter(_ != StopCondition.Now).map(w => "when" -> w.text)
+      Some(request.when).filter(_ != StopCondition.Now).map(w => "when" -> w.text) ++
+      Some(request.purpose).filter(_ != StopPurpose.End).map(p => "purpose" -> p.name)
     val (id, name, result, mode) = outcome match {
       case StopOutcome.Accepted(t, s) => (Some(t.id.toString), t.name, s"accepted: ${s.phase}", Some(s.mode.name))
       case StopOutcome.Pending(t, p) => (Some(t.id.toString), t.name, s"pending: ${p.condition}", Some("graceful"))
@@ -213,6 +218,25 @@ final class AuditLog(
         caller.address,
         caller.authenticated,
         "cancelled",
+        None
+      )
+    )
+
+  private def lifecycle(t: ControlEvent.ManagedTransition): Unit =
+    record(n =>
+      AuditRecord(
+        n,
+        Instant.now(),
+        AuditRecord.Lifecycle,
+        t.view.queryId.map(_.toString),
+        Some(t.view.name),
+        t.source.fold("supervisor")(_.name),
+        None,
+        Map("from" -> t.from.name, "state" -> t.view.state.name, "detail" -> SafeText.text(t.why)) ++
+          t.view.nextAttemptAt.map(a => "nextAttemptAt" -> a.toString),
+        t.caller.address,
+        t.caller.authenticated,
+        s"${t.from.name} -> ${t.view.state.name}",
         None
       )
     )

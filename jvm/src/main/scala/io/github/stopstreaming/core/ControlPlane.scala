@@ -43,6 +43,17 @@ object ControlEvent {
 
   /** A stop finished: STOPPED, ESCALATED or FAILED. */
   final case class StopFinished(query: StopTarget, state: StopState) extends ControlEvent
+
+  /** A managed query moved from `from` to `view.state`; `source` and `caller` are set when a request moved it (None for
+    * the supervisor's own moves: a run that ended, a back-off that ran out).
+    */
+  final case class ManagedTransition(
+      view: ManagedView,
+      from: ManagedState,
+      why: String,
+      source: Option[StopSource],
+      caller: Caller
+  ) extends ControlEvent
 }
 
 /** Told of every [[ControlEvent]]; metrics, audit records and the stop-directory adapter listen here. A listener that
@@ -66,9 +77,14 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
   private[core] val stopper = new Stopper(threads, (t, s) => tell(ControlEvent.StopFinished(t, s)))
   private[core] val conditions = new StopConditions(threads, (t, p) => conditionMet(t, p))
 
+  /** The queries handed over with a recipe: pause, resume, restart, supervised restarts. */
+  val managed = new ManagedQueries(this, tell, settings.restartPolicy)
+
   /** Every stop request, outcome and configuration change, the latest 1,000 kept. */
   val audit = new AuditLog(ControlPlane.AuditCapacity)
   listeners.add(audit)
+
+  listeners.add(managed)
 
   def addListener(l: ControlPlaneListener): Unit = listeners.add(l)
 
@@ -229,6 +245,7 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
   def drainingCount: Int = registry.runningQueries.count(_.stop.exists(s => !s.phase.done))
 
   def close(): Unit = {
+    managed.close()
     conditions.close()
     stopper.close()
     log.info("stopstreaming control plane stopped")

@@ -34,7 +34,8 @@ final case class ControlSettings(
     confMaxBytes: Long,
     metricsPerQuery: Boolean,
     uiTab: Boolean,
-    uiAllowedHosts: Seq[String]
+    uiAllowedHosts: Seq[String],
+    restartPolicy: RestartPolicy = RestartPolicy.Default
 ) {
 
   /** `https` when a key store is configured. */
@@ -83,7 +84,14 @@ object ControlSettings {
       confMaxBytes = ConfMaxBytes.get(conf).toLong,
       metricsPerQuery = MetricsPerQuery.get(conf),
       uiTab = UiTab.get(conf),
-      uiAllowedHosts = UiAllowedHosts.get(conf)
+      uiAllowedHosts = UiAllowedHosts.get(conf),
+      restartPolicy = RestartPolicy(
+        RestartInitialDelay.get(conf),
+        RestartFactor.get(conf),
+        RestartMaxDelay.get(conf),
+        RestartMaxRestarts.get(conf),
+        RestartWindow.get(conf)
+      )
     )
   }
 

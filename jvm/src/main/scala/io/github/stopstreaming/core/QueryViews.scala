@@ -72,7 +72,8 @@ final case class QueryView(
     stop: Option[StopState],
     exception: Option[String],
     startedAt: Instant,
-    pending: Option[PendingStop] = None
+    pending: Option[PendingStop] = None,
+    lifecycle: Option[String] = None
 ) {
 
   /** The stop to show: the one under way or done, else a pending one. */

@@ -318,6 +318,54 @@ object Settings {
       int(1024, Int.MaxValue)
     )
   )
+  val RestartInitialDelay: Setting[Long] = declare(
+    Setting(
+      "restart.initialDelay",
+      SettingKind.Duration,
+      Some(RestartPolicy.Default.initialDelayMs),
+      "a managed query that failed starts again after this delay (the first failure within the window)",
+      duration(0),
+      show = showMs
+    )
+  )
+  val RestartFactor: Setting[Int] = declare(
+    Setting(
+      "restart.factor",
+      SettingKind.Integer,
+      Some(RestartPolicy.Default.factor),
+      "each further failure within the window multiplies that delay by this",
+      int(1, 100)
+    )
+  )
+  val RestartMaxDelay: Setting[Long] = declare(
+    Setting(
+      "restart.maxDelay",
+      SettingKind.Duration,
+      Some(RestartPolicy.Default.maxDelayMs),
+      "the longest delay before a restart",
+      duration(0),
+      show = showMs
+    )
+  )
+  val RestartMaxRestarts: Setting[Int] = declare(
+    Setting(
+      "restart.maxRestarts",
+      SettingKind.Integer,
+      Some(RestartPolicy.Default.maxRestarts),
+      "restarts after failures allowed within the window; the next failure makes the managed query FAILED",
+      int(0, 1000000)
+    )
+  )
+  val RestartWindow: Setting[Long] = declare(
+    Setting(
+      "restart.window",
+      SettingKind.Duration,
+      Some(RestartPolicy.Default.windowMs),
+      "the window in which failures are counted",
+      duration(1),
+      show = showMs
+    )
+  )
 
   /** Every setting, in the order of docs/configuration.md. `conf.<key>` (initial dynamic values) is a family of keys,
     * not one setting.

@@ -121,7 +121,8 @@ object StopCondition {
 final case class StopRequest(
     mode: Option[StopMode] = None,
     timeoutMs: Option[Long] = None,
-    when: StopCondition = StopCondition.Now
+    when: StopCondition = StopCondition.Now,
+    purpose: StopPurpose = StopPurpose.End
 )
 
 object StopRequest {

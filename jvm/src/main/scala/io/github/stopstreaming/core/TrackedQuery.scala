@@ -27,6 +27,9 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) exte
   val pending = new AtomicReference[PendingStop](null)
   val stopDone = new CompletableFuture[StopState]()
 
+  /** The state of the managed query this run belongs to (one of [[ManagedState]]'s names), or null. */
+  @volatile var lifecycle: String = _
+
   // What to undo when this run ends (a shared port to release, say); run once.
   private val endHooks = scala.collection.mutable.ArrayBuffer.empty[() => Unit]
   private var hooksFired = false
@@ -84,7 +87,8 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) exte
 
   /** The query as the APIs show it; the same object as the last call's while nothing in it changed. */
   def view: QueryView = {
-    val seen = new TrackedQuery.Seen(rawStatus, rawProgress, rawException, stopState.get, pending.get, isRunning)
+    val seen =
+      new TrackedQuery.Seen(rawStatus, rawProgress, rawException, stopState.get, pending.get, isRunning, lifecycle)
     val last = lastSeen
     if (last != null && last.sameAs(seen)) last.view
     else {
@@ -99,7 +103,8 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) exte
         Option(seen.stop),
         Option(seen.exception).map(TrackedQuery.shortMessage),
         startedAt,
-        Option(seen.pending)
+        Option(seen.pending),
+        Option(seen.lifecycle)
       )
       lastSeen = seen
       seen.view
@@ -135,12 +140,13 @@ object TrackedQuery {
       val exception: Throwable,
       val stop: StopState,
       val pending: PendingStop,
-      val running: Boolean
+      val running: Boolean,
+      val lifecycle: String
   ) {
     var view: QueryView = _
     def sameAs(o: Seen): Boolean =
       (status eq o.status) && (progress eq o.progress) && (exception eq o.exception) && (stop eq o.stop) &&
-        (pending eq o.pending) && running == o.running
+        (pending eq o.pending) && running == o.running && (lifecycle eq o.lifecycle)
   }
 
   /** A read of the query's state; null when Spark throws (a query torn down under the reader). */

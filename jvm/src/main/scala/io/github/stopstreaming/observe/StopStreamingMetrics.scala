@@ -20,6 +20,10 @@ final class StopStreamingMetrics(plane: ControlPlane, httpGauges: Seq[(String, (
   private val finished: Map[StopPhase, LongAdder] =
     Seq[StopPhase](StopPhase.Stopped, StopPhase.Escalated, StopPhase.Failed).map(_ -> new LongAdder).toMap
   private val confChanges = new LongAdder
+  // Moves of managed queries, by the state they moved to (paused, resumed: restarting from paused, ...).
+  private val lifecycle = Seq("pauses", "resumes", "restarts", "failures", "supervisedRestarts", "giveUps")
+    .map(_ -> new LongAdder)
+    .toMap
   // Set once by register (the metrics system's thread), read by the threads that finish stops.
   @volatile private var duration: com.codahale.metrics.Timer = _
 
@@ -33,6 +37,10 @@ final class StopStreamingMetrics(plane: ControlPlane, httpGauges: Seq[(String, (
     gauge("queries.registered")(plane.registry.runningQueries.size.toLong)
     gauge("queries.running")(plane.registry.runningQueries.count(_.isRunning).toLong)
     gauge("queries.draining")(plane.drainingCount.toLong)
+    lifecycle.foreach { case (what, c) => gauge(s"managed.$what")(c.sum) }
+    gauge("managed.queries")(plane.managed.views.size.toLong)
+    gauge("managed.paused")(plane.managed.views.count(_.state == ManagedState.Paused).toLong)
+    gauge("managed.pausedMs")(plane.managed.views.map(_.pausedMs).sum)
     gauge("conf.version")(plane.dynamicConf.version)
     gauge("conf.keys")(plane.dynamicConf.snapshot.entries.size.toLong)
     gauge("conf.changes")(confChanges.sum)
@@ -44,6 +52,7 @@ final class StopStreamingMetrics(plane: ControlPlane, httpGauges: Seq[(String, (
       stopRequested(target, request, source, caller, outcome)
     case ControlEvent.StopFinished(t, s) => stopFinished(t, s)
     case ControlEvent.ConfChanged(change, caller) => confChanged(change, caller)
+    case t: ControlEvent.ManagedTransition => managed(t)
     case _ => ()
   }
 
@@ -65,6 +74,21 @@ final class StopStreamingMetrics(plane: ControlPlane, httpGauges: Seq[(String, (
     s.completedAt.foreach { end =>
       if (duration != null) duration.update(end.toEpochMilli - s.requestedAt.toEpochMilli, TimeUnit.MILLISECONDS)
     }
+  }
+
+  private def managed(t: ControlEvent.ManagedTransition): Unit = {
+    import ManagedState._
+    val what = (t.from, t.view.state) match {
+      case (_, Paused) => Some("pauses")
+      case (Paused, Restarting) => Some("resumes")
+      case (Running, Restarting) => Some("restarts")
+      case (_, Backoff) => Some("failures")
+      case (Backoff, Restarting) => Some("supervisedRestarts")
+      case (_, Failed) => Some("giveUps")
+      case _ => None
+    }
+    what.flatMap(lifecycle.get).foreach(_.increment())
+    if (t.view.state == Failed) lifecycle("failures").increment()
   }
 
   private def confChanged(change: ConfChange, caller: Caller): Unit =

@@ -17,5 +17,8 @@ final class InvalidArgumentException(message: String) extends FacadeException(me
 /** The control plane does not run in this driver. */
 final class NotRunningException(message: String) extends FacadeException(message)
 
+/** A pause, resume or restart of a managed query that is finished for good (STOPPED, FAILED). */
+final class LifecycleConflictException(message: String) extends FacadeException(message)
+
 /** A cancel found no pending stop (none asked, or a stop already under way). */
 final class NothingPendingException(message: String) extends FacadeException(message)

@@ -150,6 +150,100 @@ object PythonFacade {
     store.addListener(forward)
   }
 
+  /** Starts `name` from `recipe` (a Python object, over Py4J's callback server) and manages it; returns its JSON. The
+    * policy's arguments fall back to the `restart.*` settings when empty (durations) or negative (numbers).
+    */
+  def manage(
+      spark: SparkSession,
+      name: String,
+      recipe: QueryRecipe,
+      initialDelay: String,
+      factor: Int,
+      maxDelay: String,
+      maxRestarts: Int,
+      window: String
+  ): String = {
+    val managed = SessionAttach.runtimeFor(spark).plane.managed
+    val d = managed.defaultPolicy
+    def ms(what: String, v: String, default: Long): Long =
+      Option(v).map(_.trim).filter(_.nonEmpty).fold(default) { s =>
+        Durations.parse(s).getOrElse(throw new InvalidArgumentException(s"$what '$s' is not a duration such as 30s"))
+      }
+    val policy =
+      try
+        RestartPolicy(
+          ms("initial_delay", initialDelay, d.initialDelayMs),
+          if (factor < 0) d.factor else factor,
+          ms("max_delay", maxDelay, d.maxDelayMs),
+          if (maxRestarts < 0) d.maxRestarts else maxRestarts,
+          ms("window", window, d.windowMs)
+        )
+      catch {
+        case e: IllegalArgumentException => throw new InvalidArgumentException(s"restart policy: ${e.getMessage}")
+      }
+    val v =
+      try managed.manage(name, recipe, policy)
+      catch { case e: ManagedQueryException => throw new InvalidArgumentException(e.getMessage) }
+    Json.string(Json.managed(v))
+  }
+
+  /** One managed query as JSON, as `GET /api/v1/managed/{name}` shows it. */
+  def managedJson(name: String): String =
+    Json.string(Json.managed(plane.managed.find(name).getOrElse(throw notManaged(name))))
+
+  /** The run of the moment of a managed query, or null. */
+  def managedQuery(name: String): StreamingQuery =
+    plane.managed.find(name).flatMap(_.queryId).flatMap(plane.registry.runningEntry).map(_.query).orNull
+
+  /** `pause`, `resume`, `restart` or `stop` a managed query (`when`, `timeout` may be empty); with `waitMs` > 0,
+    * returns once the state the action leads to is reached or the wait ran out. Returns the managed JSON then.
+    */
+  def managedAction(name: String, action: String, when: String, timeout: String, waitMs: Long): String = {
+    val req = StopRequest
+      .parse(None, Option(timeout), Option(when).filter(_.nonEmpty))
+      .fold(m => throw new InvalidArgumentException(m), identity)
+    if (waitMs > MaxWaitMs) throw new InvalidArgumentException(s"wait is at most ${MaxWaitMs / 60000}m")
+    val m = plane.managed
+    val before = m.find(name).getOrElse(throw notManaged(name))
+    val outcome = action match {
+      case "pause" => m.pause(name, req.when, req.timeoutMs, StopSource.Api, Caller.Internal)
+      case "resume" => m.resume(name, StopSource.Api, Caller.Internal)
+      case "restart" => m.restart(name, req.when, req.timeoutMs, StopSource.Api, Caller.Internal)
+      case "stop" => m.stop(name, StopSource.Api, Caller.Internal)
+      case other => throw new InvalidArgumentException(s"action '$other' is not pause, resume, restart or stop")
+    }
+    outcome match {
+      case ManagedOutcome.NotFound => throw notManaged(name)
+      case ManagedOutcome.Conflict(_, why) => throw new LifecycleConflictException(why)
+      case ManagedOutcome.Accepted(_, changed) =>
+        if (changed && waitMs > 0) {
+          val reached: ManagedView => Boolean = action match {
+            case "pause" => v => v.state == ManagedState.Paused || v.state.done
+            case "stop" => _.state.done
+            case _ =>
+              v =>
+                (v.state == ManagedState.Running && v.runs > before.runs) || v.state == ManagedState.Backoff ||
+                  v.state == ManagedState.Paused || v.state.done
+          }
+          m.when(name)(reached).foreach { f =>
+            try f.get(waitMs, TimeUnit.MILLISECONDS)
+            catch { case _: TimeoutException => () }
+          }
+        }
+        managedJson(name)
+    }
+  }
+
+  /** Waits up to `ms` for a managed query to be finished for good; returns its JSON then (its state tells). */
+  def awaitManaged(name: String, ms: Long): String = {
+    val f = plane.managed.terminated(name).getOrElse(throw notManaged(name))
+    try f.get(ms, TimeUnit.MILLISECONDS)
+    catch { case _: TimeoutException => () }
+    managedJson(name)
+  }
+
+  private def notManaged(name: String) = new QueryNotFoundException(s"no managed query named '$name'")
+
   /** Every `spark.stopstreaming.*` setting (key, kind, default, doc, Python name), as JSON. */
   def settingsJson(): String = Json.string(Json.settings(Settings.all))
 

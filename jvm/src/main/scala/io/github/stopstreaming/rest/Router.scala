@@ -35,6 +35,7 @@ final class Router(
   private val queries = new QueryRoutes(plane, json, answers, caller)
   private val conf = new ConfRoutes(plane, caller)
   private val events = new EventRoutes(plane)
+  private val managed = new ManagedRoutes(plane, answers, caller)
 
   import Router._
 
@@ -110,7 +111,11 @@ final class Router(
     segments match {
       case Seq("api", "v1", "queries") => Left(queries.list(req))
       case Seq("api", "v1", "queries", idOrName) => Left(queries.one(req, idOrName))
-      case Seq("api", "v1", "queries", idOrName, "stop") => queries.stop(req, idOrName)
+      case Seq("api", "v1", "queries", idOrName, "stop") =>
+        managed.stopWithoutRun(req, idOrName).map(Left(_)).getOrElse(queries.stop(req, idOrName))
+      case Seq("api", "v1", "queries", name, verb @ ("pause" | "resume" | "restart")) => managed.act(req, name, verb)
+      case Seq("api", "v1", "managed") => Left(managed.list(req))
+      case Seq("api", "v1", "managed", name) => Left(managed.one(req, name))
       case Seq("api", "v1", "conf") => Left(conf.all(req))
       case Seq("api", "v1", "conf", key) => Left(conf.one(req, key))
       case Seq("api", "v1", "events") => Left(events.since(req))
@@ -127,7 +132,7 @@ final class Router(
     if (ex.getRequestMethod == "POST" || ex.getRequestMethod == "DELETE") {
       val segments = RequestParts.segments(ex.getRequestURI.getRawPath).getOrElse(Nil)
       val target = segments match {
-        case Seq("api", "v1", "queries", q, "stop") => Some(q)
+        case Seq("api", "v1", "queries", q, "stop" | "pause" | "resume" | "restart") => Some(q)
         case init :+ id if init.nonEmpty && server.servesStopPath(init) => Some(id)
         case _ => None
       }

@@ -39,6 +39,7 @@ final class ShutdownDrain(plane: ControlPlane, timeoutMs: Long) {
   /** Stops all running queries, in parallel; returns once all ended or the bound (plus the escalation margin) passed.
     */
   def drain(): Unit = {
+    plane.managed.shuttingDown() // no managed query starts again while the driver goes down
     val running = plane.registry.runningQueries.filter(_.isRunning)
     if (running.isEmpty) return
     val how = if (plane.settings.stopMode == StopMode.Graceful) "gracefully" else "immediately"

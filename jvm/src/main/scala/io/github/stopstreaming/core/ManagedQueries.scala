@@ -1,0 +1,466 @@
+package io.github.stopstreaming.core
+
+import java.time.Instant
+import java.util.concurrent.{CompletableFuture, ConcurrentHashMap, Executors, ScheduledFuture, TimeUnit}
+
+import scala.jdk.CollectionConverters._
+import scala.util.control.NonFatal
+
+import org.apache.spark.sql.streaming.StreamingQuery
+import org.slf4j.LoggerFactory
+
+/** The lifecycle of the queries an application hands over with a recipe ([[QueryRecipe]]): pause, resume, restart and
+  * supervised restarts after failures, known by name across runs. Every stop it makes goes through the one door,
+  * [[ControlPlane.requestStop]], gracefully and tagged with its purpose; every transition is a [[ControlEvent]] (so an
+  * audit record and a metric).
+  *
+  * All state is changed under this object's lock. A recipe runs outside it: the first run in the caller's thread, every
+  * later one on the one `managed` thread, which also runs the back-off timers. So restarts happen one at a time.
+  */
+final class ManagedQueries private[core] (
+    plane: ControlPlane,
+    tell: ControlEvent => Unit,
+    defaults: RestartPolicy
+) extends ControlPlaneListener {
+  import ManagedQueries._
+
+  private val log = LoggerFactory.getLogger(getClass)
+  private val byName = new ConcurrentHashMap[String, Managed]()
+  private val exec = Executors.newSingleThreadScheduledExecutor(plane.threads.factory("managed"))
+  @volatile private var closed = false
+
+  // A run whose end no event announced (one that failed before it was registered, say) is found by this check.
+  exec.scheduleWithFixedDelay(() => checkRuns(), CheckEveryMs, CheckEveryMs, TimeUnit.MILLISECONDS)
+
+  private final class Managed(val name: String, val recipe: QueryRecipe, val policy: RestartPolicy) {
+    var state: ManagedState = ManagedState.Restarting
+    var since: Instant = Instant.now()
+    var nextAttemptAt: Option[Instant] = None
+    var run: StreamingQuery = _
+    var tracked: TrackedQuery = _
+    var intent: Option[StopPurpose] = None
+    val failures = new java.util.ArrayDeque[Long]()
+    var lastError: Option[String] = None
+    var runs = 0
+    var pausedAt: Option[Long] = None
+    var pausedTotal = 0L
+    var persisted = false
+    var timer: ScheduledFuture[_] = _
+    val done = new CompletableFuture[ManagedView]()
+    var waiters: List[(ManagedView => Boolean, CompletableFuture[ManagedView])] = Nil
+
+    def view: ManagedView = ManagedView(
+      name,
+      state,
+      since,
+      nextAttemptAt,
+      Option(run).map(_.id),
+      Option(run).map(_.runId),
+      runs,
+      math.max(0, runs - 1),
+      failures.size,
+      lastError,
+      pausedTotal + pausedAt.fold(0L)(System.currentTimeMillis() - _),
+      policy,
+      persisted
+    )
+  }
+
+  /** The policy of a query managed without arguments of its own. */
+  def defaultPolicy: RestartPolicy = defaults
+
+  /** Starts `name` from `recipe` and manages it from now on; returns its view. A name paused in an earlier run of the
+    * application (persisted with the dynamic configuration) is not started: it stays PAUSED until resumed. The first
+    * run starts in the caller's thread, and its failure to start is thrown to the caller, nothing managed.
+    */
+  def manage(name: String, recipe: QueryRecipe, policy: RestartPolicy = defaults): ManagedView = {
+    checkName(name).left.foreach(m => throw new ManagedQueryException(m))
+    if (closed) throw new ManagedQueryException("the control plane is shutting down; no query is started")
+    val m = new Managed(name, recipe, policy)
+    synchronized {
+      Option(byName.get(name)).filterNot(_.state.done).foreach { o =>
+        throw new ManagedQueryException(s"'$name' is already managed (${o.state}); a name is managed once at a time")
+      }
+      byName.put(name, m)
+      if (plane.dynamicConf.get(pauseKey(name)).isDefined) {
+        m.persisted = true
+        m.pausedAt = Some(System.currentTimeMillis())
+        transition(m, ManagedState.Paused, "paused in an earlier run of the application; resume to start it", None)
+        return m.view
+      }
+    }
+    val q =
+      try recipe.start()
+      catch {
+        case NonFatal(e) =>
+          byName.remove(name, m)
+          throw e
+      }
+    synchronized(began(m, q))
+    m.view
+  }
+
+  def views: Seq[ManagedView] = synchronized(byName.values.asScala.toSeq.map(_.view).sortBy(_.name))
+
+  def find(name: String): Option[ManagedView] = synchronized(Option(byName.get(name)).map(_.view))
+
+  /** Completes with the view once the query is done for good (STOPPED, FAILED), or the plane closed. */
+  def terminated(name: String): Option[CompletableFuture[ManagedView]] = Option(byName.get(name)).map(_.done)
+
+  /** Completes with the view as soon as `holds` does (at once if it already does). */
+  def when(name: String)(holds: ManagedView => Boolean): Option[CompletableFuture[ManagedView]] = synchronized {
+    Option(byName.get(name)).map { m =>
+      val v = m.view
+      if (holds(v) || closed) CompletableFuture.completedFuture(v)
+      else {
+        val f = new CompletableFuture[ManagedView]()
+        m.waiters = (holds, f) :: m.waiters
+        f
+      }
+    }
+  }
+
+  /** Pauses a running query: a graceful stop (now, or when `when` holds), after which it stays PAUSED. */
+  def pause(
+      name: String,
+      when: StopCondition,
+      timeoutMs: Option[Long],
+      source: StopSource,
+      caller: Caller
+  ): ManagedOutcome = act(name, "pause") { m =>
+    m.state match {
+      case ManagedState.Running =>
+        m.intent = Some(StopPurpose.Pause)
+        persistPause(m, source, caller)
+        transition(m, ManagedState.Pausing, s"pause asked (${when.text})", Some((source, caller)))
+        stopRun(m, StopPurpose.Pause, when, timeoutMs, source, caller)
+        true
+      case ManagedState.Restarting =>
+        m.intent = Some(StopPurpose.Pause)
+        persistPause(m, source, caller)
+        transition(m, ManagedState.Pausing, "pause asked while restarting", Some((source, caller)))
+        true
+      case ManagedState.Backoff =>
+        cancelTimer(m)
+        persistPause(m, source, caller)
+        m.pausedAt = Some(System.currentTimeMillis())
+        transition(m, ManagedState.Paused, "paused during back-off", Some((source, caller)))
+        true
+      case _ => false // PAUSING, PAUSED: already
+    }
+  }
+
+  /** Starts a paused query again from its checkpoint (or takes back a pause whose condition has not yet held). */
+  def resume(name: String, source: StopSource, caller: Caller): ManagedOutcome = act(name, "resume") { m =>
+    startAgain(m, "resumed", source, caller)
+  }
+
+  /** Stops the run gracefully (now, or when `when` holds) and starts it again: the way to apply new dynamic values or
+    * new code-level options without restarting the application. A paused or backing-off query starts now.
+    */
+  def restart(
+      name: String,
+      when: StopCondition,
+      timeoutMs: Option[Long],
+      source: StopSource,
+      caller: Caller
+  ): ManagedOutcome = act(name, "restart") { m =>
+    m.state match {
+      case ManagedState.Running =>
+        m.intent = Some(StopPurpose.Restart)
+        transition(m, ManagedState.Restarting, s"restart asked (${when.text})", Some((source, caller)))
+        stopRun(m, StopPurpose.Restart, when, timeoutMs, source, caller)
+        true
+      case _ => startAgain(m, "restart asked", source, caller)
+    }
+  }
+
+  /** Ends a managed query for good. A running one gets a graceful stop through the door (and is STOPPED once it ended);
+    * one without a run (PAUSED, BACKOFF) is STOPPED at once.
+    */
+  def stop(name: String, source: StopSource, caller: Caller): ManagedOutcome = act(name, "stop") { m =>
+    m.state match {
+      case ManagedState.Paused | ManagedState.Backoff | ManagedState.Restarting if m.run == null =>
+        cancelTimer(m)
+        if (m.state == ManagedState.Restarting) { m.intent = Some(StopPurpose.End); false }
+        else { transition(m, ManagedState.Stopped, "stopped while it had no run", Some((source, caller))); true }
+      case _ =>
+        m.intent = Some(StopPurpose.End)
+        stopRun(m, StopPurpose.End, StopCondition.Now, None, source, caller)
+        true
+    }
+  }
+
+  private def startAgain(m: Managed, why: String, source: StopSource, caller: Caller): Boolean = m.state match {
+    case ManagedState.Paused | ManagedState.Backoff =>
+      cancelTimer(m)
+      unpersistPause(m, source, caller)
+      m.intent = None
+      transition(m, ManagedState.Restarting, why, Some((source, caller)))
+      submit(() => startRun(m))
+      true
+    case ManagedState.Pausing =>
+      unpersistPause(m, source, caller)
+      val t = m.tracked
+      if (t != null && t.stop.isEmpty && t.pending.get != null) {
+        // The pause still waits for its condition: taking it back leaves the run as it is.
+        m.intent = None
+        plane.cancelStop(t.id.toString, source, caller)
+        if (m.state == ManagedState.Pausing) transition(m, ManagedState.Running, s"$why: pause taken back", None)
+      } else {
+        m.intent = Some(StopPurpose.Restart)
+        transition(m, ManagedState.Restarting, s"$why while pausing: starts once the run ended", Some((source, caller)))
+      }
+      true
+    case _ => false // RUNNING, RESTARTING
+  }
+
+  private def act(name: String, what: String)(body: Managed => Boolean): ManagedOutcome = synchronized {
+    Option(byName.get(name)) match {
+      case None => ManagedOutcome.NotFound
+      case Some(m) if m.state.done =>
+        ManagedOutcome.Conflict(
+          m.view,
+          s"'$name' is ${m.state} for good; the application must manage it again to $what it"
+        )
+      case Some(m) =>
+        val changed = body(m)
+        ManagedOutcome.Accepted(m.view, changed)
+    }
+  }
+
+  private def stopRun(
+      m: Managed,
+      purpose: StopPurpose,
+      when: StopCondition,
+      timeoutMs: Option[Long],
+      source: StopSource,
+      caller: Caller
+  ): Unit =
+    if (m.run != null) {
+      val req = StopRequest(Some(StopMode.Graceful), timeoutMs, when, purpose)
+      plane.requestStop(m.run.id.toString, req, source, caller)
+    }
+
+  // ---- runs starting and ending ----
+
+  /** A run has started (`q`): it is watched from now on; an intent that came while it was starting applies now. */
+  private def began(m: Managed, q: StreamingQuery): Unit = {
+    m.run = q
+    m.runs += 1
+    m.nextAttemptAt = None
+    m.tracked = plane.register(q)
+    if (Option(q.name).exists(_ != m.name))
+      log.warn(s"managed query '${m.name}' started a query named '${q.name}'; name it '${m.name}' (queryName)")
+    m.intent match {
+      case Some(purpose) =>
+        val (source, caller) = (StopSource.Api, Caller.Internal)
+        if (purpose == StopPurpose.Restart) m.intent = None
+        else stopRun(m, purpose, StopCondition.Now, None, source, caller)
+        if (m.intent.isEmpty) transition(m, ManagedState.Running, s"run ${m.runs} started", None)
+        else label(m)
+      case None =>
+        transition(m, ManagedState.Running, s"run ${m.runs} started", None)
+    }
+  }
+
+  private def startRun(m: Managed): Unit = {
+    val go = synchronized {
+      if (closed || m.state != ManagedState.Restarting && m.state != ManagedState.Backoff) false
+      else {
+        if (m.state == ManagedState.Backoff) transition(m, ManagedState.Restarting, "back-off over; starting", None)
+        m.timer = null
+        true
+      }
+    }
+    if (go) {
+      val started =
+        try Right(m.recipe.start())
+        catch { case NonFatal(e) => Left(TrackedQuery.shortMessage(e)) }
+      synchronized {
+        started match {
+          case Right(q) => began(m, q)
+          case Left(err) => failed(m, s"the recipe failed to start the query: $err")
+        }
+      }
+    }
+  }
+
+  /** A run ended: what comes next depends on why. */
+  private def runEnded(m: Managed, q: StreamingQuery): Unit = synchronized {
+    if (m.run eq q) {
+      val err =
+        try q.exception.map(TrackedQuery.shortMessage)
+        catch { case NonFatal(_) => None }
+      m.run = null
+      val intent = m.intent
+      m.intent = None
+      intent match {
+        case Some(StopPurpose.Pause) =>
+          m.pausedAt = Some(System.currentTimeMillis())
+          transition(m, ManagedState.Paused, "paused; the last batch committed", None)
+        case Some(StopPurpose.Restart) =>
+          transition(m, ManagedState.Restarting, "run ended; starting again", None)
+          submit(() => startRun(m))
+        case Some(StopPurpose.End) =>
+          transition(m, ManagedState.Stopped, "stopped on request", None)
+        case None =>
+          err match {
+            case Some(e) => failed(m, e)
+            case None if closed => transition(m, ManagedState.Stopped, "stopped as the driver shut down", None)
+            case None => transition(m, ManagedState.Stopped, "the query was stopped by its application", None)
+          }
+      }
+    }
+  }
+
+  private def failed(m: Managed, err: String): Unit = {
+    val now = System.currentTimeMillis()
+    m.failures.addLast(now)
+    while (!m.failures.isEmpty && m.failures.peekFirst() < now - m.policy.windowMs) m.failures.removeFirst()
+    m.lastError = Some(err)
+    m.run = null
+    val n = m.failures.size
+    if (closed) transition(m, ManagedState.Stopped, s"failed as the driver shut down: $err", None)
+    else if (n > m.policy.maxRestarts)
+      transition(m, ManagedState.Failed, s"failure $n within ${m.policy.windowMs / 1000}s, over the limit: $err", None)
+    else {
+      val delay = m.policy.delayMs(n)
+      m.nextAttemptAt = Some(Instant.ofEpochMilli(now + delay))
+      transition(m, ManagedState.Backoff, s"failure $n; restart in ${delay}ms: $err", None)
+      try m.timer = exec.schedule((() => startRun(m)): Runnable, delay, TimeUnit.MILLISECONDS)
+      catch {
+        case _: java.util.concurrent.RejectedExecutionException =>
+          transition(m, ManagedState.Stopped, s"failed as the driver shut down: $err", None)
+      }
+    }
+  }
+
+  /** Runs `r` on the managed thread; false once that thread is gone (the plane closed). */
+  private def submit(r: Runnable): Boolean =
+    try { exec.execute(r); true }
+    catch { case _: java.util.concurrent.RejectedExecutionException => false }
+
+  private def checkRuns(): Unit =
+    try
+      byName.values.asScala.foreach { m =>
+        // The thread, not isActive: a draining query is marked TERMINATED while its last batch still commits.
+        val (q, t) = synchronized((m.run, m.tracked))
+        if (q != null && t != null && (t.query eq q) && !t.isRunning) runEnded(m, q)
+      }
+    catch { case NonFatal(e) => log.warn("checking the managed queries failed", e) }
+
+  override def on(event: ControlEvent): Unit = event match {
+    case ControlEvent.QueryEnded(e) =>
+      byName.values.asScala.find(m => m.tracked != null && m.tracked.runId == e.runId).foreach { m =>
+        val q = m.tracked.query
+        if (!submit(() => runEnded(m, q))) runEnded(m, q)
+      }
+    case ControlEvent.StopRequested(_, request, _, _, outcome) if request.purpose == StopPurpose.End =>
+      // A stop asked on purpose ends the managed query for good, whatever was planned for it.
+      val t = outcome match {
+        case StopOutcome.Accepted(t, _) => Some(t)
+        case StopOutcome.Pending(t, _) => Some(t)
+        case _ => None
+      }
+      t.foreach(t => synchronized(ofRun(t).foreach(m => m.intent = Some(StopPurpose.End))))
+    case ControlEvent.StopCancelled(t, _, source, caller) =>
+      synchronized(ofRun(t).foreach { m =>
+        m.intent = None
+        if (m.state == ManagedState.Pausing || m.state == ManagedState.Restarting) {
+          unpersistPause(m, source, caller)
+          transition(m, ManagedState.Running, "the pending stop was cancelled", Some((source, caller)))
+        }
+      })
+    case _ => ()
+  }
+
+  private def ofRun(t: TrackedQuery): Option[Managed] =
+    byName.values.asScala.find(m => m.tracked != null && m.tracked.runId == t.runId && m.run != null)
+
+  // ---- state, waiters, persistence ----
+
+  private def transition(m: Managed, to: ManagedState, why: String, by: Option[(StopSource, Caller)]): Unit = {
+    val from = m.state
+    if (from == ManagedState.Paused && to != ManagedState.Paused)
+      m.pausedAt.foreach { p => m.pausedTotal += System.currentTimeMillis() - p; m.pausedAt = None }
+    m.state = to
+    if (from != to) m.since = Instant.now()
+    if (to.done) {
+      cancelTimer(m)
+      if (m.persisted) unpersistPause(m, StopSource.Api, Caller.Internal)
+    }
+    label(m)
+    val v = m.view
+    // A move within a state (the old run of a restart ended, the new one starts) is no transition.
+    if (from != to)
+      tell(ControlEvent.ManagedTransition(v, from, why, by.map(_._1), by.map(_._2).getOrElse(Caller.Internal)))
+    else log.info(s"managed query '${m.name}' ($to): $why")
+    val (ready, waiting) = m.waiters.partition(_._1(v))
+    m.waiters = waiting
+    ready.foreach(_._2.complete(v))
+    if (to.done) m.done.complete(v)
+  }
+
+  private def label(m: Managed): Unit = if (m.tracked != null) m.tracked.lifecycle = m.state.name
+
+  private def cancelTimer(m: Managed): Unit = {
+    if (m.timer != null) m.timer.cancel(false)
+    m.timer = null
+    m.nextAttemptAt = None
+  }
+
+  private def persistPause(m: Managed, source: StopSource, caller: Caller): Unit =
+    try {
+      plane.setConf(pauseKey(m.name), Instant.now().toString, None, s"managed-${source.name}", caller)
+      m.persisted = true
+      if (plane.settings.confFile.isEmpty)
+        log.warn(
+          s"managed query '${m.name}' is paused in memory only: set ${Settings.ConfFile.fullKey} for a pause " +
+            "that survives a restart of the driver"
+        )
+    } catch {
+      case NonFatal(e) => log.warn(s"the pause of managed query '${m.name}' could not be persisted: ${e.getMessage}")
+    }
+
+  private def unpersistPause(m: Managed, source: StopSource, caller: Caller): Unit =
+    if (m.persisted) {
+      m.persisted = false
+      try plane.unsetConf(pauseKey(m.name), None, s"managed-${source.name}", caller)
+      catch { case NonFatal(e) => log.warn(s"the pause of '${m.name}' could not be removed: ${e.getMessage}") }
+    }
+
+  /** No query is started from now on (the driver shuts down); waiters are answered with the state as it is. */
+  def close(): Unit = {
+    closed = true
+    val all = synchronized {
+      byName.values.asScala.toList.map { m =>
+        cancelTimer(m)
+        m.waiters.foreach(_._2.complete(m.view))
+        m.waiters = Nil
+        m
+      }
+    }
+    exec.shutdownNow()
+    all.foreach(m => m.done.complete(synchronized(m.view)))
+  }
+
+  /** Called first thing on JVM shutdown: nothing is started again, so the drain that follows ends every run for good.
+    */
+  def shuttingDown(): Unit = synchronized {
+    closed = true
+    byName.values.asScala.foreach(cancelTimer)
+  }
+}
+
+object ManagedQueries {
+  private val CheckEveryMs = 1000L
+  private val NamePattern = "[A-Za-z0-9][A-Za-z0-9._-]{0,199}"
+
+  /** The dynamic-configuration key that holds a persisted pause. */
+  def pauseKey(name: String): String = s"stopstreaming.paused.$name"
+
+  def checkName(name: String): Either[String, String] =
+    if (name != null && name.matches(NamePattern)) Right(name)
+    else Left(s"managed query name '${SafeText.name(String.valueOf(name))}' must be 1-200 of A-Z a-z 0-9 . _ -")
+}
