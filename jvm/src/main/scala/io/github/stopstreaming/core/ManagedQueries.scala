@@ -246,6 +246,7 @@ final class ManagedQueries private[core] (
 
   /** A run has started (`q`): it is watched from now on; an intent that came while it was starting applies now. */
   private def began(m: Managed, q: StreamingQuery): Unit = {
+    if (closed) m.intent = Some(StopPurpose.End) // started as the driver went down: it ends with it
     m.run = q
     m.runs += 1
     m.nextAttemptAt = None
@@ -449,7 +450,9 @@ final class ManagedQueries private[core] (
     */
   def shuttingDown(): Unit = synchronized {
     closed = true
-    byName.values.asScala.foreach(cancelTimer)
+    byName.values.asScala.filter(_.state == ManagedState.Backoff).foreach { m =>
+      transition(m, ManagedState.Stopped, "the driver shuts down during a back-off; not restarted", None)
+    }
   }
 }
 
