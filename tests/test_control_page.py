@@ -115,6 +115,55 @@ def test_the_page_lists_queries_stops_one_with_the_button_and_edits_the_conf(spa
     page.close()
 
 
+def test_the_page_pauses_resumes_and_restarts_a_managed_query_with_its_buttons(spark, api, browser):
+    import stopstreaming
+
+    def start(s: Any) -> Any:
+        rate = s.readStream.format("rate").option("rowsPerSecond", 1).load()
+        return rate.writeStream.format("noop").queryName("page-managed").trigger(processingTime="1 minute").start()
+
+    managed = stopstreaming.manage(spark, "page-managed", start)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.add_init_script(f"sessionStorage.setItem('stopstreaming.token', '{TOKEN}')")
+    page.goto(api.url + "/")
+    row = page.locator("#managed tbody tr", has_text="page-managed")
+    expect(row).to_contain_text("RUNNING", timeout=15000)
+    assert page.get_by_role("button", name="Resume page-managed").is_disabled()
+
+    # Escape says no, as for a stop.
+    page.get_by_role("button", name="Pause page-managed").click()
+    page.wait_for_selector("dialog[open]")
+    assert "stays paused until resumed" in page.text_content("#confirm-text")
+    page.keyboard.press("Escape")
+    assert managed.state == "RUNNING"
+
+    page.get_by_role("button", name="Pause page-managed").click()
+    page.click("#confirm-ok")
+    expect(row).to_contain_text("PAUSED", timeout=30000)
+    assert managed.state == "PAUSED"
+    assert page.get_by_role("button", name="Pause page-managed").is_disabled()
+    _shot(page, "control-page-paused.png")
+
+    page.get_by_role("button", name="Resume page-managed").click()
+    page.click("#confirm-ok")
+    expect(row).to_contain_text("RUNNING", timeout=30000)
+    page.get_by_role("button", name="Restart page-managed").click()
+    page.click("#confirm-ok")
+    wait_for(lambda: managed.view()["runs"] == 3 and managed.state == "RUNNING", timeout=30, what="a third run")
+    expect(page.locator("#events")).to_contain_text("lifecycle", timeout=15000)
+    events = api.get("/api/v1/events").json()["events"]
+    moves = [e for e in events if e["kind"] == "lifecycle" and e["queryName"] == "page-managed"]
+    assert {e["source"] for e in moves if e["options"]["state"] in ("PAUSING", "RESTARTING")} == {"rest"}
+    managed.stop(wait=30)
+    expect(row).to_contain_text("STOPPED", timeout=15000)
+    for verb in ("Pause", "Resume", "Restart"):
+        assert page.get_by_role("button", name=f"{verb} page-managed").is_disabled()
+    assert not errors, errors
+    page.close()
+
+
 def test_the_page_fits_a_phone_screen(spark, api, browser):
     q = start_noop(spark, "page-narrow", trigger={"processingTime": "1 minute"})
     wait_for(lambda: q.lastProgress is not None, timeout=60)
@@ -208,6 +257,32 @@ def test_without_kill_enabled_the_tab_shows_no_stop_button_and_refuses_a_post(st
                       allow_redirects=False)  # fmt: skip
     assert r.status_code == 403
     assert _stop_state(d.url, "ui-readonly") is None
+
+
+def test_the_spark_ui_tab_pauses_and_resumes_a_managed_query(start_driver, tmp_path):
+    import requests
+
+    d = start_driver({**_ui_options(True), "managed": str(tmp_path / "checkpoints")}, "ui-managed")
+    ui, auth = _ui_url(d), {"Authorization": f"Bearer {TOKEN}"}
+    r = requests.get(ui + "/stopstreaming/", timeout=30)
+    assert "stopstreaming-managed" in r.text and "RUNNING" in r.text and 'value="pause ui-managed"' in r.text
+
+    def state() -> str:
+        return requests.get(d.url + "/api/v1/managed/ui-managed", headers=auth, timeout=10).json()["state"]
+
+    refused = requests.post(ui + "/stopstreaming/stop/", data={"stop": "pause ui-managed"}, timeout=10,
+                            allow_redirects=False)  # fmt: skip
+    assert refused.status_code == 401 and state() == "RUNNING"
+    form = {"stop": "pause ui-managed", "token": TOKEN}
+    r = requests.post(ui + "/stopstreaming/stop/", data=form, timeout=10, allow_redirects=False)
+    assert r.status_code in (302, 303), r.text[:300]
+    wait_for(lambda: state() == "PAUSED", timeout=30, what="PAUSED")
+    assert 'value="resume ui-managed"' in requests.get(ui + "/stopstreaming/", timeout=30).text
+    form["stop"] = "resume ui-managed"
+    requests.post(ui + "/stopstreaming/stop/", data=form, timeout=10, allow_redirects=False)
+    wait_for(lambda: state() == "RUNNING", timeout=30, what="RUNNING again")
+    events = requests.get(d.url + "/api/v1/events", headers=auth, timeout=10).json()["events"]
+    assert any(e["kind"] == "lifecycle" and e["source"] == "spark-ui" and e["authenticated"] for e in events)
 
 
 def _stop_state(url: str, name: str) -> str | None:

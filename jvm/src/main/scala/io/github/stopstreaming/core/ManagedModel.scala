@@ -86,6 +86,7 @@ final case class ManagedView(
     lastError: Option[String],
     pausedMs: Long,
     policy: RestartPolicy,
+    /** Paused, and the pause is written to `spark.stopstreaming.conf.file`, so it survives a driver restart. */
     persistedPause: Boolean
 )
 

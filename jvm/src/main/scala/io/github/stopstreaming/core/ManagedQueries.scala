@@ -62,7 +62,7 @@ final class ManagedQueries private[core] (
       lastError,
       pausedTotal + pausedAt.fold(0L)(System.currentTimeMillis() - _),
       policy,
-      persisted
+      persisted && plane.settings.confFile.isDefined
     )
   }
 

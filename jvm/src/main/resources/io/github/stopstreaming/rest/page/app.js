@@ -4,7 +4,7 @@
   const TOKEN_KEY = "stopstreaming.token";
   const SLOW_MS = 3000, FAST_MS = 1000;
   const $ = (id) => document.getElementById(id);
-  const queryRows = new Map(), confRows = new Map();
+  const queryRows = new Map(), confRows = new Map(), managedRows = new Map();
   let lastSeq = 0, timer = null, editing = null;
 
   const token = () => sessionStorage.getItem(TOKEN_KEY) || "";
@@ -152,6 +152,62 @@
     }
   }
 
+  // What each lifecycle button asks before it acts, and the state it may be pressed in.
+  const LIFECYCLE = {
+    pause: { label: "Pause", when: ["RUNNING", "RESTARTING"],
+             ask: (n) => "Pause '" + n + "'? The batch in flight finishes and commits; the query then stays paused until resumed." },
+    resume: { label: "Resume", when: ["PAUSED", "PAUSING", "BACKOFF"],
+              ask: (n) => "Resume '" + n + "'? It starts again from its checkpoint." },
+    restart: { label: "Restart", when: ["RUNNING", "PAUSED", "BACKOFF"],
+               ask: (n) => "Restart '" + n + "'? The batch in flight finishes and commits, then the query starts again." },
+  };
+
+  function managedRow(m) {
+    let r = managedRows.get(m.name);
+    if (!r) {
+      const tr = document.createElement("tr");
+      r = { tr, buttons: {} };
+      r.name = cell(tr, "Name");
+      r.name.textContent = m.name;
+      r.state = cell(tr, "State");
+      r.runs = cell(tr, "Runs", "num");
+      r.failures = cell(tr, "Failures", "num");
+      r.since = cell(tr, "Since", "num");
+      r.detail = cell(tr, "Detail");
+      r.actions = cell(tr, "Actions", "actions");
+      for (const verb of Object.keys(LIFECYCLE)) {
+        const b = button(LIFECYCLE[verb].label, verb === "pause" ? "danger" : "", () => lifecycle(r.m, verb));
+        b.setAttribute("aria-label", LIFECYCLE[verb].label + " " + m.name);
+        r.buttons[verb] = b;
+        r.actions.append(b);
+      }
+      managedRows.set(m.name, r);
+    }
+    r.m = m;
+    r.state.textContent = m.state;
+    r.state.className = "state " + m.state;
+    r.runs.textContent = String(m.runs);
+    r.failures.textContent = String(m.failures);
+    r.since.textContent = age(m.since);
+    r.detail.textContent = m.state === "BACKOFF" && m.nextAttemptAt
+      ? "next attempt " + new Date(m.nextAttemptAt).toLocaleTimeString() + (m.lastError ? " — " + m.lastError.split("\n")[0] : "")
+      : (m.lastError && m.state === "FAILED" ? m.lastError.split("\n")[0] : (m.pausePersisted ? "pause kept across driver restarts" : "–"));
+    for (const verb of Object.keys(LIFECYCLE)) r.buttons[verb].disabled = !LIFECYCLE[verb].when.includes(m.state);
+    return r;
+  }
+
+  async function lifecycle(m, verb) {
+    if (!(await ask(LIFECYCLE[verb].ask(m.name), LIFECYCLE[verb].label))) return;
+    try {
+      const r = await api("POST", "/api/v1/queries/" + encodeURIComponent(m.name) + "/" + verb);
+      say(LIFECYCLE[verb].label + " of '" + m.name + "' asked: it is " + r.state + ".", "info");
+      managedRow(r);
+      schedule(FAST_MS);
+    } catch (e) {
+      say("Could not " + verb + " '" + m.name + "': " + e.message, "error");
+    }
+  }
+
   function confRow(key, entry) {
     let r = confRows.get(key);
     if (!r) {
@@ -248,11 +304,21 @@
 
   async function refresh() {
     try {
-      const [qs, conf, ev] = await Promise.all([
+      const [qs, conf, ev, managed] = await Promise.all([
         api("GET", "/api/v1/queries"),
         api("GET", "/api/v1/conf"),
         api("GET", "/api/v1/events?since=" + lastSeq),
+        api("GET", "/api/v1/managed"),
       ]);
+      const mbody = $("managed").tBodies[0];
+      const names = new Set();
+      managed.managed.forEach((m, i) => {
+        names.add(m.name);
+        const r = managedRow(m);
+        if (mbody.children[i] !== r.tr) mbody.insertBefore(r.tr, mbody.children[i] || null);
+      });
+      replaceRows(mbody, managedRows, names);
+      $("no-managed").hidden = managed.managed.length > 0;
       const qbody = $("queries").tBodies[0];
       const seen = new Set();
       qs.queries.forEach((q, i) => {
@@ -278,7 +344,8 @@
       while (list.children.length > 100) list.lastChild.remove();
       $("refreshed").textContent = "(refreshed " + new Date().toLocaleTimeString() + ")";
       if ($("message").className === "error" && /reached|token/.test($("message").textContent)) say("");
-      const stopping = qs.queries.some((q) => q.active && q.stop && q.stop.state !== "PENDING");
+      const stopping = qs.queries.some((q) => q.active && q.stop && q.stop.state !== "PENDING") ||
+        managed.managed.some((m) => ["PAUSING", "RESTARTING", "BACKOFF"].includes(m.state));
       schedule(stopping ? FAST_MS : SLOW_MS);
     } catch (e) {
       say(e.message, "error");

@@ -113,8 +113,44 @@ private[spark] final class ControlTabContent(
         </thead>
         <tbody>{views.map(v => row(v, stoppable))}</tbody>
       </table>
+      {managedTable(stoppable)}
       </form>
     </div>
+  }
+
+  /** The managed queries, with Pause, Resume and Restart where their state allows it (and stops are allowed). */
+  private def managedTable(stoppable: Boolean): Seq[Node] = {
+    val managed = plane.managed.views
+    if (managed.isEmpty) Seq.empty[Node]
+    else
+      <h4>Managed queries</h4>
+      <table class="table table-bordered table-sm table-striped" id="stopstreaming-managed">
+        <thead><tr><th>Name</th><th>State</th><th>Runs</th><th>Failures</th><th>Detail</th><th></th></tr></thead>
+        <tbody>{
+        managed.map { v =>
+          val detail = v.nextAttemptAt.map(a => s"next attempt at $a").orElse(v.lastError).getOrElse("-")
+          val verbs = v.state match {
+            case ManagedState.Running => Seq("pause", "restart")
+            case ManagedState.Paused | ManagedState.Backoff => Seq("resume", "restart")
+            case ManagedState.Pausing => Seq("resume")
+            case _ => Nil
+          }
+          <tr>
+            <td>{v.name}</td><td>{v.state.name}</td><td>{v.runs.toString}</td><td>{v.failures.toString}</td>
+            <td>{detail.linesIterator.take(1).mkString}</td>
+            <td>{
+            if (!stoppable) Seq.empty[Node]
+            else
+              verbs.map { verb =>
+                val label = verb.capitalize
+                <button type="submit" name="stop" value={s"$verb ${v.name}"} class="btn btn-sm btn-outline-secondary"
+                        onclick={s"return window.confirm(${jsString(s"$label '${v.name}'?")});"}>{label}</button>
+              }
+          }</td>
+          </tr>
+        }
+      }</tbody>
+      </table>
   }
 
   private def row(v: QueryView, stoppable: Boolean): Node = {
@@ -151,6 +187,21 @@ private[spark] final class ControlTabContent(
       case c => c.toString
     } + "'"
 
+  /** A pause, resume or restart of a managed query, asked from the tab once every gate of a stop was passed. */
+  private def lifecycle(verb: String, name: String, who: Caller): Either[(Int, String), String] = {
+    val m = plane.managed
+    val outcome = verb match {
+      case "pause" => m.pause(name, StopCondition.Now, None, StopSource.SparkUi, who)
+      case "resume" => m.resume(name, StopSource.SparkUi, who)
+      case _ => m.restart(name, StopCondition.Now, None, StopSource.SparkUi, who)
+    }
+    outcome match {
+      case ManagedOutcome.Accepted(v, _) => Right(s"$verb of ${v.name}: ${v.state}")
+      case ManagedOutcome.Conflict(_, why) => Left(409 -> why)
+      case ManagedOutcome.NotFound => Left(404 -> s"no managed query named '${SafeText.name(name)}'")
+    }
+  }
+
   /** A stop asked from the tab: Left(status code, why) when refused, Right(what happened) otherwise. */
   def stop(r: TabStopRequest): Either[(Int, String), String] = {
     val caller = Caller(r.address, authenticated = false)
@@ -178,6 +229,8 @@ private[spark] final class ControlTabContent(
             if (r.token.forall(_.isEmpty)) "a token is configured: enter it in the tab's token field"
             else "the token was refused"
           )
+        case None if r.mode.exists(ControlTab.LifecycleVerbs.contains) =>
+          lifecycle(r.mode.get, r.id.filter(_.nonEmpty).getOrElse(""), caller.copy(authenticated = token.isDefined))
         case None =>
           val request = StopRequest.parse(r.mode, None).left.map(m => (400, m))
           request.flatMap { req =>
@@ -201,6 +254,9 @@ private[spark] final class ControlTabContent(
 object ControlTab {
   private val log = org.slf4j.LoggerFactory.getLogger(getClass)
   @volatile private var chromeFailed = false
+
+  /** The lifecycle verbs the tab's buttons send for managed queries (the others are stop modes). */
+  val LifecycleVerbs: Set[String] = Set("pause", "resume", "restart")
 
   /** The tab's page inside Spark's own page chrome (`UIUtils.headerSparkPage`). Its parameter list grows between
     * releases (Spark 4.2 added one), so it is called by reflection, every parameter after the tab taking Spark's own
