@@ -120,7 +120,12 @@ def test_the_page_pauses_resumes_and_restarts_a_managed_query_with_its_buttons(s
 
     def start(s: Any) -> Any:
         rate = s.readStream.format("rate").option("rowsPerSecond", 1).load()
-        return rate.writeStream.format("noop").queryName("page-managed").trigger(processingTime="1 minute").start()
+        return (
+            rate.writeStream.format("noop")
+            .queryName("page-managed")
+            .trigger(processingTime="1 minute")
+            .start()
+        )
 
     managed = stopstreaming.manage(spark, "page-managed", start)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -151,7 +156,9 @@ def test_the_page_pauses_resumes_and_restarts_a_managed_query_with_its_buttons(s
     expect(row).to_contain_text("RUNNING", timeout=30000)
     page.get_by_role("button", name="Restart page-managed").click()
     page.click("#confirm-ok")
-    wait_for(lambda: managed.view()["runs"] == 3 and managed.state == "RUNNING", timeout=30, what="a third run")
+    wait_for(
+        lambda: managed.view()["runs"] == 3 and managed.state == "RUNNING", timeout=30, what="a third run"
+    )
     expect(page.locator("#events")).to_contain_text("lifecycle", timeout=15000)
     events = api.get("/api/v1/events").json()["events"]
     moves = [e for e in events if e["kind"] == "lifecycle" and e["queryName"] == "page-managed"]
