@@ -153,6 +153,27 @@ def test_a_failing_query_is_restarted_with_back_off_then_failed(spark, api, tmpd
     assert r.status_code == 409 and r.json()["code"] == "lifecycle-conflict", r.text
 
 
+def test_a_conditional_pause_pauses_and_a_resume_before_it_held_takes_it_back(spark, api):
+    def start(s: Any) -> Any:
+        rate = s.readStream.format("rate").option("rowsPerSecond", 5).load()
+        return rate.writeStream.format("noop").queryName("lc-when").trigger(processingTime="200 milliseconds").start()
+
+    managed = stopstreaming.manage(spark, "lc-when", start)
+    r = api.post("/api/v1/queries/lc-when/pause", params={"when": "in:1h"})
+    assert r.status_code == 202 and r.json()["state"] == "PAUSING", r.text
+    assert api.query("lc-when")["stop"]["state"] == "PENDING"
+    r = api.post("/api/v1/queries/lc-when/resume", params={"wait": "30s"})
+    assert r.status_code == 200 and r.json()["state"] == "RUNNING" and r.json()["runs"] == 1, r.text
+    assert api.query("lc-when")["stop"] is None
+
+    r = api.post("/api/v1/queries/lc-when/pause", params={"when": "in:1s", "wait": "60s"})
+    assert r.status_code == 200 and r.json()["state"] == "PAUSED", r.text
+    assert managed.await_termination(timeout=1) is False, "a conditional pause ended the managed query"
+    assert managed.resume(wait=60)["state"] == "RUNNING"
+    assert managed.view()["runs"] == 2
+    managed.stop(wait=30)
+
+
 def test_a_query_stopped_on_purpose_is_not_restarted(spark, api):
     def start(s: Any) -> Any:
         rate = s.readStream.format("rate").option("rowsPerSecond", 1).load()
@@ -195,6 +216,9 @@ def test_lifecycle_requests_with_bad_input_change_nothing(spark, api):
     ]:
         r = api.post(path, params=params) if params is not None else api.get(path)
         assert r.status_code == status and r.json()["code"] == code, (path, r.text)
+    # The key of a persisted pause is the managed queries' own: no conf write changes it.
+    r = api.request("PUT", "/api/v1/conf/stopstreaming.paused.lc-input", data=b"x")
+    assert r.status_code == 409 and r.json()["code"] == "reserved-key", r.text
     unauthorized = api.post("/api/v1/queries/lc-input/pause", headers={"Authorization": "Bearer wrong"})
     assert unauthorized.status_code == 401
     assert managed.state == "RUNNING" and managed.view()["runs"] == 1

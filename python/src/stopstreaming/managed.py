@@ -138,8 +138,8 @@ class ManagedQuery:
                     f"restarted again; last error: {view.get('lastError')}",
                     view,
                 )
-            if view["state"] == "STOPPED":
-                return True
+            if view["state"] == "STOPPED" or view.get("terminated"):
+                return True  # stopped, or the driver shut down (the view tells the state it was left in)
             if deadline is not None and time.monotonic() >= deadline:
                 return False
 

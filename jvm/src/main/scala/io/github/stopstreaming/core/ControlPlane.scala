@@ -135,7 +135,7 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
           replaced.foreach(_.settleAfter(t))
           StopOutcome.Accepted(t, state)
         } else {
-          val p = PendingStop(request.when, timeout, source, caller, java.time.Instant.now())
+          val p = PendingStop(request.when, timeout, source, caller, java.time.Instant.now(), request.purpose)
           Option(t.pending.getAndSet(p)).foreach(_.settleAfter(t))
           conditions.watch(t)
           StopOutcome.Pending(t, p)
@@ -150,7 +150,8 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
 
   /** A pending stop's condition held: it becomes a graceful stop through the door, on behalf of its first caller. */
   private def conditionMet(t: StopTarget, p: PendingStop): Unit = {
-    val req = StopRequest(Some(StopMode.Graceful), Some(p.timeoutMs))
+    // The stop keeps the purpose it was asked with: a conditional pause is still a pause once its condition held.
+    val req = StopRequest(Some(StopMode.Graceful), Some(p.timeoutMs), StopCondition.Now, p.purpose)
     try
       requestStop(t.id.toString, req, p.source, p.caller) match {
         case StopOutcome.Accepted(q, _) =>
@@ -213,6 +214,8 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
     */
   private def confDoor[T](key: String, op: String, source: String, caller: Caller)(body: => (T, Long)): T =
     try {
+      if (key.startsWith(ManagedQueries.PausePrefix) && !source.startsWith(ManagedQueries.SourcePrefix))
+        throw new ConfChangeException(ConfRejection.Reserved(key))
       val (result, version) = body
       tell(ControlEvent.ConfChanged(ConfChange(key, op, Some(version), None, source), caller))
       result

@@ -33,6 +33,10 @@ object ConfRejection {
       )
   final case class VersionConflict(key: String, have: Long, want: Long)
       extends ConfRejection(s"'$key' is at version $have, not $want")
+
+  /** A key stopstreaming keeps for itself (a managed query's persisted pause): changed only by pause and resume. */
+  final case class Reserved(key: String)
+      extends ConfRejection(s"'$key' is kept by stopstreaming for a managed query's pause; use pause and resume")
   final case class NotSaved(where: String, why: String)
       extends ConfRejection(s"could not save to $where ($why); nothing was changed")
 }

@@ -27,7 +27,29 @@ final class ManagedQueries private[core] (
   private val log = LoggerFactory.getLogger(getClass)
   private val byName = new ConcurrentHashMap[String, Managed]()
   private val exec = Executors.newSingleThreadScheduledExecutor(plane.threads.factory("managed"))
+  // Recipes run here, apart from the timers and the run checks: a start that hangs holds up no other query.
+  private val starts = Executors.newCachedThreadPool(plane.threads.factory("managed-start"))
   @volatile private var closed = false
+
+  // What a change decided under the lock does outside it (stops, cancels, conf writes, which tell listeners and may
+  // write a file): guarded by this object's lock, run by `locked` once the lock is released.
+  private val effects = scala.collection.mutable.ArrayBuffer.empty[() => Unit]
+  private def later(f: => Unit): Unit = effects += (() => f)
+
+  /** Runs `body` under the lock, then the effects it left, outside the lock. Entry points only (never nested). */
+  private def locked[T](body: => T): T = {
+    val (result, todo) = synchronized {
+      val r = body
+      val t = effects.toList
+      effects.clear()
+      (r, t)
+    }
+    todo.foreach(f =>
+      try f()
+      catch { case NonFatal(e) => log.warn("a managed query's follow-up failed", e) }
+    )
+    result
+  }
 
   // A run whose end no event announced (one that failed before it was registered, say) is found by this check.
   exec.scheduleWithFixedDelay(() => checkRuns(), CheckEveryMs, CheckEveryMs, TimeUnit.MILLISECONDS)
@@ -36,8 +58,8 @@ final class ManagedQueries private[core] (
     var state: ManagedState = ManagedState.Restarting
     var since: Instant = Instant.now()
     var nextAttemptAt: Option[Instant] = None
-    var run: StreamingQuery = _
-    var tracked: TrackedQuery = _
+    @volatile var run: StreamingQuery = _
+    @volatile var tracked: TrackedQuery = _
     var intent: Option[StopPurpose] = None
     val failures = new java.util.ArrayDeque[Long]()
     var lastError: Option[String] = None
@@ -62,7 +84,7 @@ final class ManagedQueries private[core] (
       lastError,
       pausedTotal + pausedAt.fold(0L)(System.currentTimeMillis() - _),
       policy,
-      persisted && plane.settings.confFile.isDefined
+      persisted && plane.settings.confFile.isDefined && plane.dynamicConf.get(pauseKey(name)).isDefined
     )
   }
 
@@ -77,26 +99,30 @@ final class ManagedQueries private[core] (
     checkName(name).left.foreach(m => throw new ManagedQueryException(m))
     if (closed) throw new ManagedQueryException("the control plane is shutting down; no query is started")
     val m = new Managed(name, recipe, policy)
-    synchronized {
+    val paused = locked {
       Option(byName.get(name)).filterNot(_.state.done).foreach { o =>
         throw new ManagedQueryException(s"'$name' is already managed (${o.state}); a name is managed once at a time")
       }
       byName.put(name, m)
-      if (plane.dynamicConf.get(pauseKey(name)).isDefined) {
+      val paused = plane.dynamicConf.get(pauseKey(name)).isDefined
+      if (paused) {
         m.persisted = true
         m.pausedAt = Some(System.currentTimeMillis())
         transition(m, ManagedState.Paused, "paused in an earlier run of the application; resume to start it", None)
-        return m.view
       }
+      paused
     }
-    val q =
-      try recipe.start()
-      catch {
-        case NonFatal(e) =>
-          byName.remove(name, m)
-          throw e
-      }
-    synchronized(began(m, q))
+    if (!paused) {
+      val q =
+        try recipe.start()
+        catch {
+          case NonFatal(e) =>
+            byName.remove(name, m)
+            throw e
+        }
+      val t = plane.register(q)
+      locked(began(m, q, t))
+    }
     m.view
   }
 
@@ -111,14 +137,25 @@ final class ManagedQueries private[core] (
   def when(name: String)(holds: ManagedView => Boolean): Option[CompletableFuture[ManagedView]] = synchronized {
     Option(byName.get(name)).map { m =>
       val v = m.view
-      if (holds(v) || closed) CompletableFuture.completedFuture(v)
+      // Past MaxWaiters a wait answers at once with the state as it is: waiters cost memory and work per transition.
+      if (holds(v) || closed || m.waiters.size >= MaxWaiters) CompletableFuture.completedFuture(v)
       else {
         val f = new CompletableFuture[ManagedView]()
         m.waiters = (holds, f) :: m.waiters
+        // However it ends (reached, timed out by its caller), it leaves the list.
+        f.whenComplete((_, _) => synchronized { m.waiters = m.waiters.filterNot(_._2 eq f) })
         f
       }
     }
   }
+
+  /** Waits up to `ms` for `holds`; returns the view then, whether it holds or the wait ran out. */
+  def await(name: String, ms: Long)(holds: ManagedView => Boolean): Option[ManagedView] =
+    when(name)(holds).map { f =>
+      try f.orTimeout(ms, TimeUnit.MILLISECONDS).get()
+      catch { case _: java.util.concurrent.ExecutionException => () }
+      synchronized(byName.get(name).view)
+    }
 
   /** Pauses a running query: a graceful stop (now, or when `when` holds), after which it stays PAUSED. */
   def pause(
@@ -191,22 +228,37 @@ final class ManagedQueries private[core] (
     }
   }
 
+  /** Starts a run of `m` on the start pool; false once the plane closed. */
+  private def submitStart(m: Managed): Boolean =
+    try { starts.execute(() => startRun(m)); true }
+    catch { case _: java.util.concurrent.RejectedExecutionException => false }
+
   private def startAgain(m: Managed, why: String, source: StopSource, caller: Caller): Boolean = m.state match {
     case ManagedState.Paused | ManagedState.Backoff =>
       cancelTimer(m)
       unpersistPause(m, source, caller)
       m.intent = None
       transition(m, ManagedState.Restarting, why, Some((source, caller)))
-      submit(() => startRun(m))
+      submitStart(m)
       true
     case ManagedState.Pausing =>
       unpersistPause(m, source, caller)
       val t = m.tracked
-      if (t != null && t.stop.isEmpty && t.pending.get != null) {
-        // The pause still waits for its condition: taking it back leaves the run as it is.
-        m.intent = None
-        plane.cancelStop(t.id.toString, source, caller)
-        if (m.state == ManagedState.Pausing) transition(m, ManagedState.Running, s"$why: pause taken back", None)
+      if (m.run != null && t != null && t.stop.isEmpty && t.pending.get != null) {
+        // The pause may still wait for its condition: taking it back leaves the run as it is (the cancel's event moves
+        // it to RUNNING). If the condition held first, the run is stopping: it starts again once it ended.
+        later {
+          plane.cancelStop(t.id.toString, source, caller) match {
+            case _: CancelOutcome.Cancelled => ()
+            case _ =>
+              locked {
+                if (m.state == ManagedState.Pausing && m.intent.contains(StopPurpose.Pause)) {
+                  m.intent = Some(StopPurpose.Restart)
+                  transition(m, ManagedState.Restarting, s"$why while pausing: starts once the run ended", None)
+                } else if (m.state == ManagedState.Paused) startAgain(m, why, source, caller)
+              }
+          }
+        }
       } else {
         m.intent = Some(StopPurpose.Restart)
         transition(m, ManagedState.Restarting, s"$why while pausing: starts once the run ended", Some((source, caller)))
@@ -215,7 +267,7 @@ final class ManagedQueries private[core] (
     case _ => false // RUNNING, RESTARTING
   }
 
-  private def act(name: String, what: String)(body: Managed => Boolean): ManagedOutcome = synchronized {
+  private def act(name: String, what: String)(body: Managed => Boolean): ManagedOutcome = locked {
     Option(byName.get(name)) match {
       case None => ManagedOutcome.NotFound
       case Some(m) if m.state.done =>
@@ -238,19 +290,22 @@ final class ManagedQueries private[core] (
       caller: Caller
   ): Unit =
     if (m.run != null) {
-      val req = StopRequest(Some(StopMode.Graceful), timeoutMs, when, purpose)
-      plane.requestStop(m.run.id.toString, req, source, caller)
+      // A pause or restart never escalates unless asked to (timeout=): an escalated stop would run its batch again.
+      val timeout = if (purpose == StopPurpose.End) timeoutMs else timeoutMs.orElse(Some(0L))
+      val req = StopRequest(Some(StopMode.Graceful), timeout, when, purpose)
+      val id = m.run.id.toString
+      later(plane.requestStop(id, req, source, caller))
     }
 
   // ---- runs starting and ending ----
 
   /** A run has started (`q`): it is watched from now on; an intent that came while it was starting applies now. */
-  private def began(m: Managed, q: StreamingQuery): Unit = {
+  private def began(m: Managed, q: StreamingQuery, t: TrackedQuery): Unit = {
     if (closed) m.intent = Some(StopPurpose.End) // started as the driver went down: it ends with it
     m.run = q
     m.runs += 1
     m.nextAttemptAt = None
-    m.tracked = plane.register(q)
+    m.tracked = t
     if (Option(q.name).exists(_ != m.name))
       log.warn(s"managed query '${m.name}' started a query named '${q.name}'; name it '${m.name}' (queryName)")
     m.intent match {
@@ -266,8 +321,8 @@ final class ManagedQueries private[core] (
   }
 
   private def startRun(m: Managed): Unit = {
-    val go = synchronized {
-      if (closed || m.state != ManagedState.Restarting && m.state != ManagedState.Backoff) false
+    val go = locked {
+      if (closed || m.run != null || m.state != ManagedState.Restarting && m.state != ManagedState.Backoff) false
       else {
         if (m.state == ManagedState.Backoff) transition(m, ManagedState.Restarting, "back-off over; starting", None)
         m.timer = null
@@ -277,18 +332,32 @@ final class ManagedQueries private[core] (
     if (go) {
       val started =
         try Right(m.recipe.start())
-        catch { case NonFatal(e) => Left(TrackedQuery.shortMessage(e)) }
-      synchronized {
-        started match {
-          case Right(q) => began(m, q)
-          case Left(err) => failed(m, s"the recipe failed to start the query: $err")
+        catch {
+          case e: InterruptedException => Left(s"interrupted while starting: ${e.getMessage}")
+          case NonFatal(e) => Left(TrackedQuery.shortMessage(e))
+        }
+      // A recipe that started the query and then failed (a bad return value, a bridge error) left a run behind: it is
+      // adopted rather than started a second time on the same checkpoint.
+      val run = started match {
+        case Right(q) => Some(q)
+        case Left(err) =>
+          val orphan = plane.sessions.activeNamed(m.name).headOption
+          orphan.foreach(_ => log.warn(s"managed query '${m.name}': the recipe failed ($err) but its query runs; kept"))
+          orphan
+      }
+      val tracked = run.map(plane.register)
+      locked {
+        (run, tracked, started) match {
+          case (Some(q), Some(t), _) => began(m, q, t)
+          case (_, _, Left(err)) => failed(m, s"the recipe failed to start the query: $err")
+          case _ => ()
         }
       }
     }
   }
 
   /** A run ended: what comes next depends on why. */
-  private def runEnded(m: Managed, q: StreamingQuery): Unit = synchronized {
+  private def runEnded(m: Managed, q: StreamingQuery): Unit = locked {
     if (m.run eq q) {
       val err =
         try q.exception.map(TrackedQuery.shortMessage)
@@ -302,7 +371,7 @@ final class ManagedQueries private[core] (
           transition(m, ManagedState.Paused, "paused; the last batch committed", None)
         case Some(StopPurpose.Restart) =>
           transition(m, ManagedState.Restarting, "run ended; starting again", None)
-          submit(() => startRun(m))
+          later(submitStart(m))
         case Some(StopPurpose.End) =>
           transition(m, ManagedState.Stopped, "stopped on request", None)
         case None =>
@@ -322,14 +391,22 @@ final class ManagedQueries private[core] (
     m.lastError = Some(err)
     m.run = null
     val n = m.failures.size
-    if (closed) transition(m, ManagedState.Stopped, s"failed as the driver shut down: $err", None)
+    val intent = m.intent
+    m.intent = None
+    if (intent.contains(StopPurpose.Pause)) {
+      // Paused while the start failed: it stays paused, and the failure is on record.
+      m.pausedAt = Some(System.currentTimeMillis())
+      transition(m, ManagedState.Paused, s"paused; the start failed meanwhile: $err", None)
+    } else if (intent.contains(StopPurpose.End))
+      transition(m, ManagedState.Stopped, s"stopped on request; the start failed meanwhile: $err", None)
+    else if (closed) transition(m, ManagedState.Stopped, s"failed as the driver shut down: $err", None)
     else if (n > m.policy.maxRestarts)
       transition(m, ManagedState.Failed, s"failure $n within ${m.policy.windowMs / 1000}s, over the limit: $err", None)
     else {
       val delay = m.policy.delayMs(n)
       m.nextAttemptAt = Some(Instant.ofEpochMilli(now + delay))
       transition(m, ManagedState.Backoff, s"failure $n; restart in ${delay}ms: $err", None)
-      try m.timer = exec.schedule((() => startRun(m)): Runnable, delay, TimeUnit.MILLISECONDS)
+      try m.timer = exec.schedule((() => submitStart(m)): Runnable, delay, TimeUnit.MILLISECONDS)
       catch {
         case _: java.util.concurrent.RejectedExecutionException =>
           transition(m, ManagedState.Stopped, s"failed as the driver shut down: $err", None)
@@ -346,7 +423,7 @@ final class ManagedQueries private[core] (
     try
       byName.values.asScala.foreach { m =>
         // The thread, not isActive: a draining query is marked TERMINATED while its last batch still commits.
-        val (q, t) = synchronized((m.run, m.tracked))
+        val (q, t) = (m.run, m.tracked)
         if (q != null && t != null && (t.query eq q) && !t.isRunning) runEnded(m, q)
       }
     catch { case NonFatal(e) => log.warn("checking the managed queries failed", e) }
@@ -357,22 +434,31 @@ final class ManagedQueries private[core] (
         val q = m.tracked.query
         if (!submit(() => runEnded(m, q))) runEnded(m, q)
       }
-    case ControlEvent.StopRequested(_, request, _, _, outcome) if request.purpose == StopPurpose.End =>
-      // A stop asked on purpose ends the managed query for good, whatever was planned for it.
-      val t = outcome match {
-        case StopOutcome.Accepted(t, _) => Some(t)
-        case StopOutcome.Pending(t, _) => Some(t)
-        case _ => None
-      }
-      t.foreach(t => synchronized(ofRun(t).foreach(m => m.intent = Some(StopPurpose.End))))
-    case ControlEvent.StopCancelled(t, _, source, caller) =>
-      synchronized(ofRun(t).foreach { m =>
-        m.intent = None
-        if (m.state == ManagedState.Pausing || m.state == ManagedState.Restarting) {
-          unpersistPause(m, source, caller)
-          transition(m, ManagedState.Running, "the pending stop was cancelled", Some((source, caller)))
+    case ControlEvent.StopRequested(_, request, source, _, StopOutcome.Accepted(t, _))
+        if request.purpose == StopPurpose.End =>
+      // A stop carried out on purpose ends the managed query for good, whatever was planned for it; only the driver's
+      // shutdown leaves a pause as it was (it is kept, and holds when the application comes back). The lock is taken
+      // only for a managed run: stops of other queries never wait for it.
+      ofRun(t).foreach { m =>
+        locked {
+          if (m.tracked eq t) {
+            if (!(source == StopSource.Shutdown && m.intent.contains(StopPurpose.Pause)))
+              m.intent = Some(StopPurpose.End)
+          }
         }
-      })
+      }
+    case ControlEvent.StopCancelled(t, _, source, caller) =>
+      ofRun(t).foreach { m =>
+        locked {
+          if ((m.tracked eq t) && m.intent.exists(_ != StopPurpose.End)) {
+            m.intent = None
+            if (m.state == ManagedState.Pausing || m.state == ManagedState.Restarting) {
+              unpersistPause(m, source, caller)
+              transition(m, ManagedState.Running, "the pending pause or restart was cancelled", Some((source, caller)))
+            }
+          } else if (m.tracked eq t) m.intent = None
+        }
+      }
     case _ => ()
   }
 
@@ -389,7 +475,8 @@ final class ManagedQueries private[core] (
     if (from != to) m.since = Instant.now()
     if (to.done) {
       cancelTimer(m)
-      if (m.persisted) unpersistPause(m, StopSource.Api, Caller.Internal)
+      // On the driver's shutdown a pause is kept: it holds when the application manages the name again.
+      if (m.persisted && !closed) unpersistPause(m, StopSource.Api, Caller.Internal)
     }
     label(m)
     val v = m.view
@@ -411,24 +498,32 @@ final class ManagedQueries private[core] (
     m.nextAttemptAt = None
   }
 
-  private def persistPause(m: Managed, source: StopSource, caller: Caller): Unit =
-    try {
-      plane.setConf(pauseKey(m.name), Instant.now().toString, None, s"managed-${source.name}", caller)
-      m.persisted = true
-      if (plane.settings.confFile.isEmpty)
-        log.warn(
-          s"managed query '${m.name}' is paused in memory only: set ${Settings.ConfFile.fullKey} for a pause " +
-            "that survives a restart of the driver"
-        )
-    } catch {
-      case NonFatal(e) => log.warn(s"the pause of managed query '${m.name}' could not be persisted: ${e.getMessage}")
+  // Written outside the lock (a conf file may be on a slow file system).
+  private def persistPause(m: Managed, source: StopSource, caller: Caller): Unit = {
+    m.persisted = true
+    val name = m.name
+    later {
+      try {
+        plane.setConf(pauseKey(name), Instant.now().toString, None, SourcePrefix + source.name, caller)
+        if (plane.settings.confFile.isEmpty)
+          log.warn(
+            s"managed query '$name' is paused in memory only: set ${Settings.ConfFile.fullKey} for a pause " +
+              "that survives a restart of the driver"
+          )
+      } catch {
+        case NonFatal(e) => log.warn(s"the pause of managed query '$name' could not be persisted: ${e.getMessage}")
+      }
     }
+  }
 
   private def unpersistPause(m: Managed, source: StopSource, caller: Caller): Unit =
     if (m.persisted) {
       m.persisted = false
-      try plane.unsetConf(pauseKey(m.name), None, s"managed-${source.name}", caller)
-      catch { case NonFatal(e) => log.warn(s"the pause of '${m.name}' could not be removed: ${e.getMessage}") }
+      val name = m.name
+      later {
+        try plane.unsetConf(pauseKey(name), None, SourcePrefix + source.name, caller)
+        catch { case NonFatal(e) => log.warn(s"the pause of '$name' could not be removed: ${e.getMessage}") }
+      }
     }
 
   /** No query is started from now on (the driver shuts down); waiters are answered with the state as it is. */
@@ -443,12 +538,13 @@ final class ManagedQueries private[core] (
       }
     }
     exec.shutdownNow()
+    starts.shutdownNow()
     all.foreach(m => m.done.complete(synchronized(m.view)))
   }
 
   /** Called first thing on JVM shutdown: nothing is started again, so the drain that follows ends every run for good.
     */
-  def shuttingDown(): Unit = synchronized {
+  def shuttingDown(): Unit = locked {
     closed = true
     byName.values.asScala.filter(_.state == ManagedState.Backoff).foreach { m =>
       transition(m, ManagedState.Stopped, "the driver shuts down during a back-off; not restarted", None)
@@ -458,10 +554,30 @@ final class ManagedQueries private[core] (
 
 object ManagedQueries {
   private val CheckEveryMs = 1000L
+  private val MaxWaiters = 64
+
+  /** The state a verb leads to, reached (or gone past: a failure, a stop) for the answer of a `wait=`. */
+  def reached(verb: String, runsBefore: Int): ManagedView => Boolean = verb match {
+    case "pause" => v => v.state == ManagedState.Paused || v.state.done
+    case "stop" => _.state.done
+    // A resume that took back a pending pause leaves the same run RUNNING: reached too.
+    case "resume" =>
+      v => v.state == ManagedState.Running || v.state == ManagedState.Backoff || v.state.done
+    case _ =>
+      v =>
+        (v.state == ManagedState.Running && v.runs > runsBefore) || v.state == ManagedState.Backoff ||
+          v.state == ManagedState.Paused || v.state.done
+  }
+
+  /** The dynamic-configuration keys of persisted pauses; only the managed queries change them. */
+  val PausePrefix = "stopstreaming.paused."
+
+  /** The source of the conf changes the managed queries make (`managed-rest`, ...). */
+  val SourcePrefix = "managed-"
   private val NamePattern = "[A-Za-z0-9][A-Za-z0-9._-]{0,199}"
 
   /** The dynamic-configuration key that holds a persisted pause. */
-  def pauseKey(name: String): String = s"stopstreaming.paused.$name"
+  def pauseKey(name: String): String = PausePrefix + name
 
   def checkName(name: String): Either[String, String] =
     if (name != null && name.matches(NamePattern)) Right(name)

@@ -20,6 +20,16 @@ final class SessionRegistry {
 
   def contains(session: SparkSession): Boolean = sessions.contains(session)
 
+  /** The active queries named `name`, in every session seen so far. */
+  def activeNamed(name: String): Seq[StreamingQuery] = {
+    val candidates = SparkSession.getActiveSession.toSeq ++ SparkSession.getDefaultSession.toSeq ++
+      sessions.synchronized(sessions.asScala.toList)
+    candidates.distinct.flatMap { s =>
+      try s.streams.active.filter(_.name == name).toSeq
+      catch { case NonFatal(_) => Nil }
+    }
+  }
+
   /** The running query with this id, from the active session first, then from any session. */
   def findQuery(id: UUID): Option[StreamingQuery] = {
     val candidates = SparkSession.getActiveSession.toSeq ++ SparkSession.getDefaultSession.toSeq ++

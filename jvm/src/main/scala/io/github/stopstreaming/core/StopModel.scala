@@ -159,7 +159,8 @@ final case class PendingStop(
     timeoutMs: Long,
     source: StopSource,
     caller: Caller,
-    since: Instant
+    since: Instant,
+    purpose: StopPurpose = StopPurpose.End
 ) {
 
   /** Completed once this pending stop is settled: its condition fired and the stop it became finished, or it was

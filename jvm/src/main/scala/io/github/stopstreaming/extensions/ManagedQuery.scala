@@ -42,9 +42,7 @@ final class ManagedQuery private (plane: ControlPlane, val name: String) {
 
   /** Waits up to `ms` until `holds` is true of the view; returns the view then. */
   def awaitState(ms: Long)(holds: ManagedView => Boolean): ManagedView = blocking {
-    val f = plane.managed.when(name)(holds).getOrElse(throw new IllegalStateException(s"'$name' is not managed"))
-    try f.get(ms, TimeUnit.MILLISECONDS)
-    catch { case _: TimeoutException => view }
+    plane.managed.await(name, ms)(holds).getOrElse(throw new IllegalStateException(s"'$name' is not managed"))
   }
 
   /** Blocks until the managed query is finished for good: returns once STOPPED (or the driver shut down), throws

@@ -216,20 +216,7 @@ object PythonFacade {
       case ManagedOutcome.NotFound => throw notManaged(name)
       case ManagedOutcome.Conflict(_, why) => throw new LifecycleConflictException(why)
       case ManagedOutcome.Accepted(_, changed) =>
-        if (changed && waitMs > 0) {
-          val reached: ManagedView => Boolean = action match {
-            case "pause" => v => v.state == ManagedState.Paused || v.state.done
-            case "stop" => _.state.done
-            case _ =>
-              v =>
-                (v.state == ManagedState.Running && v.runs > before.runs) || v.state == ManagedState.Backoff ||
-                  v.state == ManagedState.Paused || v.state.done
-          }
-          m.when(name)(reached).foreach { f =>
-            try f.get(waitMs, TimeUnit.MILLISECONDS)
-            catch { case _: TimeoutException => () }
-          }
-        }
+        if (changed && waitMs > 0) m.await(name, waitMs)(ManagedQueries.reached(action, before.runs))
         managedJson(name)
     }
   }
@@ -239,7 +226,10 @@ object PythonFacade {
     val f = plane.managed.terminated(name).getOrElse(throw notManaged(name))
     try f.get(ms, TimeUnit.MILLISECONDS)
     catch { case _: TimeoutException => () }
-    managedJson(name)
+    // `terminated`: no more waiting (finished for good, or the control plane closed with the driver).
+    val json = Json.managed(plane.managed.find(name).getOrElse(throw notManaged(name)))
+    json.put("terminated", f.isDone)
+    Json.string(json)
   }
 
   private def notManaged(name: String) = new QueryNotFoundException(s"no managed query named '$name'")

@@ -43,12 +43,7 @@ private[rest] final class ManagedRoutes(plane: ControlPlane, answers: Executor, 
       case "resume" => plane.managed.resume(name, StopSource.Rest, who)
       case _ => plane.managed.restart(name, parsed.when, parsed.timeoutMs, StopSource.Rest, who)
     }
-    val reached: ManagedView => Boolean =
-      if (verb == "pause") v => v.state == ManagedState.Paused || v.state.done
-      else
-        v =>
-          (v.state == ManagedState.Running && v.runs > runsBefore) || v.state == ManagedState.Backoff ||
-            v.state == ManagedState.Paused || v.state.done
+    val reached = ManagedQueries.reached(verb, runsBefore)
     outcome match {
       case ManagedOutcome.NotFound => throw ManagedRoutes.notManaged(name)
       case ManagedOutcome.Conflict(v, why) =>
@@ -74,17 +69,31 @@ private[rest] final class ManagedRoutes(plane: ControlPlane, answers: Executor, 
 
   /** `POST /api/v1/queries/{name}/stop` for a managed query that has no run now (PAUSED, BACKOFF): it is STOPPED. */
   def stopWithoutRun(req: Request, name: String): Option[Response] =
-    plane.managed.find(name).filter(v => req.method == "POST" && v.runId.isEmpty && !v.state.done).map { _ =>
-      req.onlyParams("mode", "timeout", "wait", "when")
-      plane.managed.stop(name, StopSource.Rest, caller(req.exchange)) match {
-        case ManagedOutcome.Accepted(v, _) => Response(200, Json.managed(plane.managed.find(name).getOrElse(v)))
-        case ManagedOutcome.Conflict(v, _) => Response(200, Json.managed(v))
-        case ManagedOutcome.NotFound => throw ManagedRoutes.notManaged(name)
+    plane.managed
+      .find(name)
+      .filter(v => req.method == "POST" && v.runId.isEmpty && !v.state.done)
+      .filter(_ => plane.registry.runningQueries.forall(!_.name.contains(name)))
+      .map { _ =>
+        req.onlyParams("mode", "timeout", "wait", "when")
+        val parsed = StopRequest
+          .parse(req.params.get("mode"), req.params.get("timeout"), req.params.get("when"))
+          .fold(m => throw HttpError.badRequest(m), identity)
+        ManagedRoutes.waitParam(req)
+        if (parsed.when != StopCondition.Now)
+          throw HttpError.badRequest(
+            s"'$name' has no run now (${plane.managed.find(name).map(_.state).orNull}): " +
+              "it stops at once; leave out when"
+          )
+        plane.managed.stop(name, StopSource.Rest, caller(req.exchange)) match {
+          case ManagedOutcome.Accepted(v, _) => Response(200, Json.managed(plane.managed.find(name).getOrElse(v)))
+          case ManagedOutcome.Conflict(v, _) => Response(200, Json.managed(v))
+          case ManagedOutcome.NotFound => throw ManagedRoutes.notManaged(name)
+        }
       }
-    }
 }
 
 private[rest] object ManagedRoutes {
+
   val NotManaged = "not-managed"
   val LifecycleConflict = "lifecycle-conflict"
 

@@ -72,6 +72,7 @@ private[stopstreaming] object Outcomes {
     case _: ConfRejection.StoreFull => "store-full"
     case _: ConfRejection.StoreTooLarge => "too-large"
     case _: ConfRejection.VersionConflict => "version-conflict"
+    case _: ConfRejection.Reserved => "reserved-key"
     case _: ConfRejection.NotSaved => "not-saved"
   }
 
@@ -82,6 +83,7 @@ private[stopstreaming] object Outcomes {
     case _: ConfRejection.StoreFull => 400
     case _: ConfRejection.StoreTooLarge => 413
     case _: ConfRejection.VersionConflict => 412
+    case _: ConfRejection.Reserved => 409
     case _: ConfRejection.NotSaved => 503
   }
 }
