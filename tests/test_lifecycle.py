@@ -156,7 +156,12 @@ def test_a_failing_query_is_restarted_with_back_off_then_failed(spark, api, tmpd
 def test_a_conditional_pause_pauses_and_a_resume_before_it_held_takes_it_back(spark, api):
     def start(s: Any) -> Any:
         rate = s.readStream.format("rate").option("rowsPerSecond", 5).load()
-        return rate.writeStream.format("noop").queryName("lc-when").trigger(processingTime="200 milliseconds").start()
+        return (
+            rate.writeStream.format("noop")
+            .queryName("lc-when")
+            .trigger(processingTime="200 milliseconds")
+            .start()
+        )
 
     managed = stopstreaming.manage(spark, "lc-when", start)
     r = api.post("/api/v1/queries/lc-when/pause", params={"when": "in:1h"})
