@@ -266,6 +266,8 @@ def test_without_kill_enabled_the_tab_shows_no_stop_button_and_refuses_a_post(st
     assert _stop_state(d.url, "ui-readonly") is None
 
 
+# A driver of its own with the UI on (about 20 s); the tab's other tests cover each Spark line's UI classes.
+@pytest.mark.heavy
 def test_the_spark_ui_tab_pauses_and_resumes_a_managed_query(start_driver, tmp_path):
     import requests
 
