@@ -103,3 +103,29 @@ def test_object_stores_need_their_extra_and_say_which(monkeypatch):
         Fleet("s3://bucket/stop-dir")
     with pytest.raises(ConfigurationError, match="/dbfs/stop"):
         Fleet("dbfs:/stop")
+
+
+# Two drivers of their own (about 30 s); the fleet is plain HTTP over the JVM's managed state, the
+# same on every Spark line.
+@pytest.mark.heavy
+def test_the_fleet_pauses_and_resumes_a_managed_query_where_it_runs(start_driver, tmp_path):
+    shared = str(tmp_path / "fleet")
+    os.makedirs(shared)
+    options = {"rest_port": 0, "rest_host": "127.0.0.1", "auth_token": FLEET_TOKEN, "fs_stop_dir": shared,
+               "fs_poll_interval": "200ms", "managed": str(tmp_path / "checkpoints")}  # fmt: skip
+    a = start_driver(options, "fl-orders", "fl-keep")
+    b = start_driver({**options, "managed": str(tmp_path / "checkpoints-b")}, "fl-payments")
+    fleet = Fleet(shared, FLEET_TOKEN)
+    wait_for(lambda: len(fleet.markers()) == 3, timeout=60, what="three markers")
+    listed = json.loads(fleet_cli(shared, "managed", "--json").stdout)["managed"]
+    assert {(m["driver"], m["name"], m["state"]) for m in listed} == {
+        (a.url, "fl-orders", "RUNNING"), (a.url, "fl-keep", "RUNNING"), (b.url, "fl-payments", "RUNNING")
+    }  # fmt: skip
+
+    out = fleet_cli(shared, "pause", "fl-orders", "--wait", "60s")
+    assert out.returncode == 0 and "PAUSED" in out.stdout, out.stdout + out.stderr
+    assert fleet.client(a.url).managed_query("fl-orders")["state"] == "PAUSED"
+    assert fleet.client(b.url).managed_query("fl-payments")["state"] == "RUNNING"
+    out = fleet_cli(shared, "resume", "fl-orders", "--wait", "60s")
+    assert out.returncode == 0 and "RUNNING" in out.stdout, out.stdout + out.stderr
+    assert fleet_cli(shared, "pause", "fl-nobody").returncode == 3

@@ -274,7 +274,7 @@ def test_cli_restarts_three_queries_in_order(spark, api):
     assert all(h.state == "STOPPED" for h in handles)
 
 
-# Two drivers in a row (about 25 s); what it checks lives in the JVM's conf store, the same on every Spark line.
+# Two drivers in a row (about 25 s); what it checks lives in the conf store, the same on every Spark line.
 @pytest.mark.heavy
 def test_a_pause_survives_a_driver_restart(start_driver, tmp_path):
     options = {

@@ -241,17 +241,24 @@ def _managed_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
 
 
-def _lifecycle(args: argparse.Namespace, client: StopStreamingClient) -> int:
+def _lifecycle(args: argparse.Namespace, client: Any) -> int:
     """pause, resume and restart of managed queries; exit 6 when --wait ran out short of the state."""
     if args.command == "managed":
         data = client.managed()
         print(json.dumps({"managed": data}, indent=2) if args.json else _managed_table(data))
         return EXIT_CODES["ok"]
+    from stopstreaming.fleet import Fleet
+
+    def act(verb: str, name: str, **params: str | None) -> dict[str, Any]:
+        if isinstance(client, Fleet):
+            return client.lifecycle(verb, name, **params)
+        return dict(getattr(client, verb)(name, **params))
+
     if args.command == "pause":
-        views = [client.pause(args.query, when=args.when, timeout=args.timeout, wait=args.wait)]
+        views = [act("pause", args.query, when=args.when, timeout=args.timeout, wait=args.wait)]
         wanted = {"PAUSED"}
     elif args.command == "resume":
-        views = [client.resume(args.query, wait=args.wait)]
+        views = [act("resume", args.query, wait=args.wait)]
         wanted = {"RUNNING"}
     else:
         names = args.query
@@ -260,7 +267,7 @@ def _lifecycle(args: argparse.Namespace, client: StopStreamingClient) -> int:
         wait = args.wait or ("5m" if len(names) > 1 else None)
         views = []
         for name in names:
-            view = client.restart(name, when=args.when, timeout=args.timeout, wait=wait)
+            view = act("restart", name, when=args.when, timeout=args.timeout, wait=wait)
             views.append(view)
             if wait and view["state"] != "RUNNING":
                 break  # the next one waits for this one to run again
@@ -329,9 +336,14 @@ def _fleet(args: argparse.Namespace) -> int:
     """list, show, stop and cancel across every driver of a shared stop directory."""
     from stopstreaming.fleet import Fleet
 
-    if args.command not in ("list", "show", "stop", "cancel"):
-        raise ConfigurationError(f"--fleet works with list, show, stop and cancel, not {args.command}")
+    if args.command not in ("list", "show", "stop", "cancel", "managed", "pause", "resume", "restart"):
+        raise ConfigurationError(
+            "--fleet works with list, show, stop, cancel, managed, pause, resume and restart, "
+            f"not {args.command}"
+        )
     fleet = Fleet(args.fleet, _token(args), timeout=args.http_timeout, ca_file=args.ca_file)
+    if args.command in ("managed", "pause", "resume", "restart"):
+        return _lifecycle(args, fleet)
     if args.command == "list":
         rows = fleet.rows()
         _print(args, {"queries": rows}, [_fleet_row(q) for q in rows])

@@ -276,6 +276,35 @@ class Fleet:
             )
         return hits[0]
 
+    def managed(self) -> list[dict[str, Any]]:
+        """Every managed query of the fleet's reachable drivers, each with its driver's URL.
+
+        A driver is found through the markers of its running queries: one whose queries are all
+        paused has none, and is reached with ``--url`` instead.
+        """
+        rows = []
+        for d in self.drivers():
+            if d.reachable and d.url:
+                try:
+                    rows += [{"driver": d.url, **m} for m in self.client(d.url).managed()]
+                except StopStreamingError:
+                    continue
+        return rows
+
+    def lifecycle(self, verb: str, name: str, **params: str | None) -> dict[str, Any]:
+        """``pause``, ``resume`` or ``restart`` the managed query ``name`` at the driver that manages it."""
+        hits = [m for m in self.managed() if m["name"] == name]
+        if not hits:
+            raise QueryNotFoundError(f"no managed query '{name}' in the fleet at {self.location}")
+        if len(hits) > 1:
+            where = ", ".join(m["driver"] for m in hits)
+            raise AmbiguousQueryError(
+                f"{len(hits)} drivers of the fleet manage '{name}' ({where}); use --url"
+            )
+        client = self.client(hits[0]["driver"])
+        view = getattr(client, verb)(name, **{k: v for k, v in params.items() if v})
+        return {"driver": hits[0]["driver"], **view}
+
     def show(self, id_or_name: str) -> dict[str, Any]:
         """Return one query as its driver shows it (or its marker, when the driver cannot be reached)."""
         d, m = self.find(id_or_name)
