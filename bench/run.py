@@ -416,6 +416,77 @@ def wait_until(predicate, timeout: float) -> None:
         time.sleep(0.05)
 
 
+def lifecycle_figures(spark, url: str, out: dict, rounds: int = 2, resumes: int = 5) -> None:
+    """Managed queries: per-batch time managed against unmanaged (alternating runs of one workload, so
+    drift falls on both), and the time from a resume (or a restart) to the first batch of the new run."""
+    stage(f"batch time, managed vs unmanaged, {rounds} alternating rounds")
+
+    def median_of(managed: bool, warmup: int = 20, batches: int = 40) -> float:
+        def start(s):
+            return (
+                s.readStream.format("rate").option("rowsPerSecond", 100).load()
+                .writeStream.foreachBatch(lambda df, _id: df.count()).queryName("bench-overhead")
+                .trigger(processingTime="100 milliseconds").start()
+            )  # fmt: skip
+
+        handle = stopstreaming.manage(spark, "bench-overhead", start) if managed else None
+        q = handle.query if handle else start(spark)
+        seen: dict[int, float] = {}
+        while len(seen) < warmup + batches:
+            for p in q.recentProgress:
+                seen[p["batchId"]] = p["durationMs"]["triggerExecution"]
+            time.sleep(0.2)
+        if handle:
+            handle.stop(wait=60)
+        else:
+            q.stop()
+        ids = sorted(seen)[warmup : warmup + batches]
+        return float(statistics.median(seen[i] for i in ids))
+
+    plain, managed = [], []
+    for _ in range(rounds):
+        plain.append(median_of(False))
+        managed.append(median_of(True))
+    out["managed_median_batch_ms"] = round(statistics.median(managed), 2)
+    out["unmanaged_median_batch_ms"] = round(statistics.median(plain), 2)
+    out["managed_batch_overhead_ratio"] = round(statistics.median(managed) / statistics.median(plain), 3)
+
+    stage(f"resume and restart to the first batch of the new run, n={resumes} each")
+    firsts: list[float] = []
+    lock = threading.Lock()
+
+    def sink(df, batch_id):
+        with lock:
+            firsts.append(time.perf_counter())
+        df.count()
+
+    ckpt = tempfile.mkdtemp(prefix="bench-managed-")
+
+    def start(s):
+        return (
+            s.readStream.format("rate").option("rowsPerSecond", 10).load()
+            .writeStream.foreachBatch(sink).queryName("bench-resume").option("checkpointLocation", ckpt)
+            .trigger(processingTime="200 milliseconds").start()
+        )  # fmt: skip
+
+    handle = stopstreaming.manage(spark, "bench-resume", start)
+    results: dict[str, list[float]] = {"resume": [], "restart": []}
+    for verb in ("resume", "restart"):
+        for _ in range(resumes):
+            wait_until(lambda: len(firsts) > 0, 60)
+            if verb == "resume":
+                handle.pause(wait=60)
+            with lock:
+                firsts.clear()
+            t0 = time.perf_counter()
+            getattr(handle, verb)()
+            wait_until(lambda: len(firsts) > 0, 60)
+            results[verb].append((firsts[0] - t0) * 1000)
+    handle.stop(wait=60)
+    out["resume_to_first_batch_ms"] = dist(results["resume"], 50, 90)
+    out["restart_to_first_batch_ms"] = dist(results["restart"], 50, 90)
+
+
 def main() -> None:
     started = time.time()
     out: dict = {}
@@ -440,6 +511,7 @@ def main() -> None:
 
     replay_figures(spark, url, out)
     dynconf_figures(spark, url, out)
+    lifecycle_figures(spark, url, out)
 
     stage("Scala read of a dynamic value (sbt, test sources)")
     try:
@@ -516,7 +588,8 @@ def only(stage_name: str) -> None:
     if stage_name == "http":
         http_figures(spark, url, stop_dir, out)
     else:
-        {"dynconf": dynconf_figures, "replays": replay_figures}[stage_name](spark, url, out)
+        stages = {"dynconf": dynconf_figures, "replays": replay_figures, "lifecycle": lifecycle_figures}
+        stages[stage_name](spark, url, out)
     spark.stop()
     out.update(commit=commit(), timestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     report(out, RESULTS)

@@ -91,6 +91,11 @@ try:
     stopstreaming.await_external_termination(q2, stopstreaming.RestStopConfig(port=9))
 except stopstreaming.UnsupportedInSparkConnectError as e:
     out["unsupported_port_error"] = str(e)
+# manage() needs the driver to call the recipe back, which a Connect client cannot take: a clear error.
+try:
+    stopstreaming.manage(spark, "connect-managed", lambda s: None)
+except stopstreaming.UnsupportedInSparkConnectError as e:
+    out["unsupported_manage_error"] = str(e)
 box: dict = {}
 t = threading.Thread(target=lambda: box.update(done=stopstreaming.await_external_termination(q2) is None))
 t.start()

@@ -30,6 +30,7 @@ def test_connect_session_queries_are_registered_and_stopped_over_http():
     assert out["stop_status"] == 200 and out["stop_state"] == "STOPPED"
     assert out["active_after"] is False
     assert "only the server's own control port" in out["unsupported_port_error"]
+    assert "classic PySpark driver" in out.get("unsupported_manage_error", ""), "manage() under Connect"
     assert out["await_returned"] is True
     assert out["waited_state"] == "STOPPED" and out["waited_active_after"] is False, "request_stop(wait=)"
     assert out["one_client"] is True, "one backend and one HTTP client per Connect session"
