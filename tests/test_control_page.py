@@ -119,13 +119,7 @@ def test_the_page_pauses_resumes_and_restarts_a_managed_query_with_its_buttons(s
     import stopstreaming
 
     def start(s: Any) -> Any:
-        rate = s.readStream.format("rate").option("rowsPerSecond", 1).load()
-        return (
-            rate.writeStream.format("noop")
-            .queryName("page-managed")
-            .trigger(processingTime="1 minute")
-            .start()
-        )
+        return start_noop(s, "page-managed", trigger={"processingTime": "1 minute"})
 
     managed = stopstreaming.manage(spark, "page-managed", start)
     page = browser.new_page(viewport={"width": 1280, "height": 900})

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import stopstreaming
-from conftest import run_cli, wait_for
+from conftest import run_cli, start_noop, wait_for
 
 
 @dataclass
@@ -155,13 +155,7 @@ def test_a_failing_query_is_restarted_with_back_off_then_failed(spark, api, tmpd
 
 def test_a_conditional_pause_pauses_and_a_resume_before_it_held_takes_it_back(spark, api):
     def start(s: Any) -> Any:
-        rate = s.readStream.format("rate").option("rowsPerSecond", 5).load()
-        return (
-            rate.writeStream.format("noop")
-            .queryName("lc-when")
-            .trigger(processingTime="200 milliseconds")
-            .start()
-        )
+        return start_noop(s, "lc-when", trigger={"processingTime": "200 milliseconds"})
 
     managed = stopstreaming.manage(spark, "lc-when", start)
     r = api.post("/api/v1/queries/lc-when/pause", params={"when": "in:1h"})
@@ -181,13 +175,7 @@ def test_a_conditional_pause_pauses_and_a_resume_before_it_held_takes_it_back(sp
 
 def test_a_query_stopped_on_purpose_is_not_restarted(spark, api):
     def start(s: Any) -> Any:
-        rate = s.readStream.format("rate").option("rowsPerSecond", 1).load()
-        return (
-            rate.writeStream.format("noop")
-            .queryName("lc-purpose")
-            .trigger(processingTime="10 minutes")
-            .start()
-        )
+        return start_noop(s, "lc-purpose", trigger={"processingTime": "10 minutes"})
 
     managed = stopstreaming.manage(spark, "lc-purpose", start, initial_delay="100ms")
     r = api.post("/api/v1/queries/lc-purpose/stop", params={"wait": "30s"})
@@ -206,10 +194,7 @@ def test_a_query_stopped_on_purpose_is_not_restarted(spark, api):
 
 def test_lifecycle_requests_with_bad_input_change_nothing(spark, api):
     def start(s: Any) -> Any:
-        rate = s.readStream.format("rate").option("rowsPerSecond", 1).load()
-        return (
-            rate.writeStream.format("noop").queryName("lc-input").trigger(processingTime="10 minutes").start()
-        )
+        return start_noop(s, "lc-input", trigger={"processingTime": "10 minutes"})
 
     managed = stopstreaming.manage(spark, "lc-input", start)
     for path, params, status, code in [

@@ -53,15 +53,7 @@ private[rest] final class QueryRoutes(
       StopRequest
         .parse(req.params.get("mode"), req.params.get("timeout"), req.params.get("when"))
         .fold(m => throw HttpError.badRequest(m), identity)
-    val waitMs = req.params
-      .get("wait")
-      .map(v =>
-        Durations
-          .parse(v)
-          .getOrElse(throw HttpError.badRequest(s"wait '$v' is not a duration such as 500ms, 30s or 5m"))
-      )
-      .getOrElse(0L)
-    if (waitMs > MaxWaitMs) throw HttpError.badRequest(s"parameter 'wait' is at most ${MaxWaitMs / 60000}m")
+    val waitMs = ManagedRoutes.waitParam(req)
     val outcome = plane.requestStop(idOrName, request, StopSource.Rest, caller(req.exchange))
     Outcomes
       .stopFailure(idOrName)
