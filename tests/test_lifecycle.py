@@ -6,7 +6,6 @@ row twice, a batch skipped would leave a hole in the rate source's consecutive v
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,17 +13,15 @@ from typing import Any
 import pytest
 
 import stopstreaming
-from conftest import run_cli, start_noop, wait_for
+from conftest import BatchRecorder, run_cli, start_noop, wait_for
 
 
 @dataclass
-class AppendingSink:
-    """A ``foreachBatch`` sink that appends each row's value, slowly, and logs each batch's begin and end."""
+class AppendingSink(BatchRecorder):
+    """conftest's batch log, whose write appends each row's value: a row written twice shows twice."""
 
     seconds: float = 0.6
     values: list[int] = field(default_factory=list)
-    events: list[tuple[str, int]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, df: Any, batch_id: int) -> None:
         with self.lock:
@@ -34,13 +31,6 @@ class AppendingSink:
         with self.lock:
             self.values.extend(rows)
             self.events.append(("end", batch_id))
-
-    def ids(self, kind: str) -> list[int]:
-        with self.lock:
-            return [b for k, b in self.events if k == kind]
-
-    def in_flight(self) -> bool:
-        return len(self.ids("begin")) > len(self.ids("end"))
 
     def check_exactly_once(self) -> None:
         with self.lock:
