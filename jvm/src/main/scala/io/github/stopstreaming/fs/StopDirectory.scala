@@ -95,7 +95,7 @@ final class StopDirectory(
         try handleStopFile(name, seen)
         catch { case NonFatal(e) => fileFailures.failed(SafeText.text(s"$name: $e")) }
     }
-    reader.retain(stopFiles.keySet)
+    reader.endPoll()
     lastStopFiles = stopFiles
     checkedForeign = checkedForeign.filter { case (name, _) => stopFiles.contains(name) }
     watched.values.asScala.foreach { w =>

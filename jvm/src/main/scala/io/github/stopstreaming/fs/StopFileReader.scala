@@ -11,32 +11,43 @@ import org.apache.hadoop.fs.{FileSystem, Path, RawLocalFileSystem}
 
 /** Reads the stop files of one directory off the watcher thread, with a deadline, so that no file can hang the watcher:
   * a FIFO or a device swapped in between the listing and the open blocks `open()` itself, before any type check can
-  * run. The watcher waits for a read at most `waitMs`; a read still running then is given up at once when the path is
-  * no longer a regular file, else looked at again on later polls and given up after `deadlineMs` (a hung store). A
-  * thread stuck in a read that was given up is left behind (the JDK cannot interrupt an `open()`), and a FIFO's writer
-  * end is opened once to release it; at most [[StopFileReader.MaxStuck]] are left behind per directory, after which
-  * this directory's stop files wait until one comes back. Other directories, and markers, are never affected.
+  * run.
+  *
+  * One read runs at a time and lives only while each poll asks for it, so no read ever waits in a queue behind one that
+  * may never return. The watcher waits for a read at most `waitMs`. A read still running then is given up at once when
+  * the path is no longer a regular file or the next poll does not ask for it (its file is gone or changed; see
+  * [[endPoll]]); otherwise it is looked at again on later polls and given up after `deadlineMs` (a hung store: the file
+  * is read again later). A thread stuck in a read that was given up is left behind (the JDK cannot interrupt an
+  * `open()`), and a FIFO's writer end is opened once to release it. At most [[StopFileReader.MaxStuck]] are left behind
+  * per directory, after which this directory's stop files wait until one comes back. Other directories, and markers,
+  * are never affected.
   */
 final class StopFileReader(fs: FileSystem, threads: NamedThreads, waitMs: Long, deadlineMs: Long) {
   import StopFileReader._
 
   private val stuck = new AtomicInteger()
   private var executor: ExecutorService = newExecutor()
-  // Reads under way, by file name, with when they began; only the watcher thread touches it.
-  private var running = Map.empty[String, (Future[Either[String, Array[Byte]]], Long)]
+  // The read under way (at most one), by file name; only the watcher thread touches it.
+  private var running = Map.empty[String, Read]
+  // The files asked for in this poll.
+  private var asked = Set.empty[String]
 
   private def newExecutor(): ExecutorService = Executors.newSingleThreadExecutor(threads.factory("fs-read"))
 
-  /** The content of a stop file (Left: why it cannot be used), or None while the read is still under way. */
+  /** The content of a stop file (Left: why it cannot be used), or None while it is being read or waits its turn. Throws
+    * when it cannot be read now but may be later (a read that hung, too many stuck readers).
+    */
   def read(name: String, path: Path, now: Long = System.currentTimeMillis()): Option[Either[String, Array[Byte]]] = {
-    val (future, began) = running.getOrElse(
-      name, {
+    asked += name
+    val Read(future, began, _) = running.get(name) match {
+      case Some(r) => r
+      case None if running.nonEmpty => return None // another file's read is under way: this one waits its turn
+      case None =>
         if (stuck.get >= MaxStuck) throw new java.io.IOException(s"$MaxStuck reads are stuck on FIFOs swapped in")
-        val f = executor.submit(() => readLimited(path))
-        running += name -> (f, now)
-        (f, now)
-      }
-    )
+        val r = Read(executor.submit(() => readLimited(path)), now, path)
+        running += name -> r
+        r
+    }
     val left = if (now - began >= deadlineMs) 0L else waitMs
     try {
       val r = future.get(left, TimeUnit.MILLISECONDS)
@@ -51,7 +62,7 @@ final class StopFileReader(fs: FileSystem, threads: NamedThreads, waitMs: Long, 
       case _: TimeoutException =>
         running -= name
         abandon(path)
-        Some(Left(s"could not be read within ${deadlineMs / 1000} s"))
+        throw new java.io.IOException(s"could not be read within ${deadlineMs / 1000} s")
       case e: java.util.concurrent.ExecutionException =>
         running -= name
         val c = Option(e.getCause).getOrElse(e)
@@ -59,8 +70,16 @@ final class StopFileReader(fs: FileSystem, threads: NamedThreads, waitMs: Long, 
     }
   }
 
-  /** Forgets reads of files no longer listed. */
-  def retain(names: Set[String]): Unit = running = running.filter { case (n, _) => names.contains(n) }
+  /** Ends a poll: a read that this poll did not ask for again is forgotten (its file is gone, has changed or is no
+    * longer a regular file), and given up if it is still running, for its thread may never return (a FIFO swapped in
+    * and out again) and the next file must not wait for it.
+    */
+  def endPoll(): Unit = {
+    val (kept, dropped) = running.partition { case (n, _) => asked.contains(n) }
+    running = kept
+    asked = Set.empty
+    dropped.values.foreach(r => if (!r.future.isDone) abandon(r.path))
+  }
 
   /** The reader thread is stuck: a new one takes over, and the old one is released if the path is a FIFO. */
   private def abandon(path: Path): Unit = {
@@ -108,10 +127,15 @@ final class StopFileReader(fs: FileSystem, threads: NamedThreads, waitMs: Long, 
     } finally in.close()
   }
 
+  /** Reader threads given up and not come back yet. */
+  private[fs] def stuckReads: Int = stuck.get
+
   def close(): Unit = executor.shutdownNow()
 }
 
 object StopFileReader {
+
+  private final case class Read(future: Future[Either[String, Array[Byte]]], began: Long, path: Path)
 
   /** Reader threads left stuck per directory before its stop files wait. A stuck read waits on a FIFO that was swapped
     * in and then replaced: only someone who can write the directory can do that, and such a user can delete stop files
