@@ -146,6 +146,9 @@ final class MarkerWatcher(
 
   def close(): Unit = {
     thread.shutdownNow()
+    // A poll under way ends within its read wait (50 ms) or its listing; the readers are closed after it.
+    try thread.awaitTermination(2, TimeUnit.SECONDS)
+    catch { case _: InterruptedException => Thread.currentThread().interrupt() }
     dirs.values.asScala.foreach(_._1.close())
   }
 }

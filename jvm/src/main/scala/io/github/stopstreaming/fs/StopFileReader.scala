@@ -1,7 +1,15 @@
 package io.github.stopstreaming.fs
 
 import java.nio.file.{Files, LinkOption, StandardOpenOption}
-import java.util.concurrent.{ExecutorService, Executors, Future, TimeUnit, TimeoutException}
+import java.util.concurrent.{
+  ExecutionException,
+  ExecutorService,
+  Executors,
+  Future,
+  RejectedExecutionException,
+  TimeUnit,
+  TimeoutException
+}
 import java.util.concurrent.atomic.AtomicInteger
 
 import scala.util.control.NonFatal
@@ -13,22 +21,26 @@ import org.apache.hadoop.fs.{FileSystem, Path, RawLocalFileSystem}
   * a FIFO or a device swapped in between the listing and the open blocks `open()` itself, before any type check can
   * run.
   *
-  * One read runs at a time and lives only while each poll asks for it, so no read ever waits in a queue behind one that
-  * may never return. The watcher waits for a read at most `waitMs`. A read still running then is given up at once when
-  * the path is no longer a regular file or the next poll does not ask for it (its file is gone or changed; see
-  * [[endPoll]]); otherwise it is looked at again on later polls and given up after `deadlineMs` (a hung store: the file
-  * is read again later). A thread stuck in a read that was given up is left behind (the JDK cannot interrupt an
-  * `open()`), and a FIFO's writer end is opened once to release it. At most [[StopFileReader.MaxStuck]] are left behind
-  * per directory, after which this directory's stop files wait until one comes back. Other directories, and markers,
-  * are never affected.
+  * One read runs at a time and lives only while each poll asks for it, so no read is ever queued behind one that may
+  * never return: the next file is read once the current read returns or is given up. The watcher waits for a read at
+  * most `waitMs` per poll. A read still running then is given up at once when the path is no longer a regular file or
+  * the next poll does not ask for it (its file is gone or changed; see [[endPoll]]); otherwise it is looked at again on
+  * later polls, and after `deadlineMs` (a hung store) it no longer holds up the other files: its content is used if it
+  * comes while the file stays the same. A thread stuck in a read that was given up is left behind (the JDK cannot
+  * interrupt an `open()`), and a FIFO's writer end is opened once to release it. At most [[StopFileReader.MaxStuck]]
+  * are left behind per directory, after which this directory's stop files wait until one comes back. Other directories,
+  * and markers, are never affected.
   */
 final class StopFileReader(fs: FileSystem, threads: NamedThreads, waitMs: Long, deadlineMs: Long) {
   import StopFileReader._
 
   private val stuck = new AtomicInteger()
-  private var executor: ExecutorService = newExecutor()
-  // The read under way (at most one), by file name; only the watcher thread touches it.
+  @volatile private var executor: ExecutorService = newExecutor()
+  // The read under way (at most one), by file name; only the watcher thread touches these.
   private var running = Map.empty[String, Read]
+  // Reads given up at their deadline while their file stays listed the same: the result is used once they return,
+  // rather than reading the file again on a new thread each time (a slow store would never be read).
+  private var late = Map.empty[String, Read]
   // The files asked for in this poll.
   private var asked = Set.empty[String]
 
@@ -39,7 +51,15 @@ final class StopFileReader(fs: FileSystem, threads: NamedThreads, waitMs: Long, 
     */
   def read(name: String, path: Path, now: Long = System.currentTimeMillis()): Option[Either[String, Array[Byte]]] = {
     asked += name
-    val Read(future, began, _) = running.get(name) match {
+    late.get(name).foreach { r =>
+      if (!r.future.isDone)
+        throw new java.io.IOException(
+          s"has been read for over ${deadlineMs / 1000} s (a store that hangs?); its content is used once it comes"
+        )
+      late -= name
+      return Some(result(r.future))
+    }
+    val read @ Read(future, began, _) = running.get(name) match {
       case Some(r) => r
       case None if running.nonEmpty => return None // another file's read is under way: this one waits its turn
       case None =>
@@ -60,15 +80,20 @@ final class StopFileReader(fs: FileSystem, threads: NamedThreads, waitMs: Long, 
         Some(Left("is not a regular file (a FIFO or a device?)"))
       case _: TimeoutException if now - began < deadlineMs => None
       case _: TimeoutException =>
+        // The next file gets a thread of its own; this one's content is used if it comes while the file stays.
         running -= name
+        late += name -> read
         abandon(path)
-        throw new java.io.IOException(s"could not be read within ${deadlineMs / 1000} s")
-      case e: java.util.concurrent.ExecutionException =>
+        throw new java.io.IOException(s"could not be read within ${deadlineMs / 1000} s; waiting for the read")
+      case _: ExecutionException =>
         running -= name
-        val c = Option(e.getCause).getOrElse(e)
-        throw c
+        Some(result(future))
     }
   }
+
+  private def result(f: Future[Either[String, Array[Byte]]]): Either[String, Array[Byte]] =
+    try f.get()
+    catch { case e: ExecutionException => throw Option(e.getCause).getOrElse(e) }
 
   /** Ends a poll: a read that this poll did not ask for again is forgotten (its file is gone, has changed or is no
     * longer a regular file), and given up if it is still running, for its thread may never return (a FIFO swapped in
@@ -77,6 +102,7 @@ final class StopFileReader(fs: FileSystem, threads: NamedThreads, waitMs: Long, 
   def endPoll(): Unit = {
     val (kept, dropped) = running.partition { case (n, _) => asked.contains(n) }
     running = kept
+    late = late.filter { case (n, _) => asked.contains(n) }
     asked = Set.empty
     dropped.values.foreach(r => if (!r.future.isDone) abandon(r.path))
   }
@@ -86,7 +112,8 @@ final class StopFileReader(fs: FileSystem, threads: NamedThreads, waitMs: Long, 
     val old = executor
     executor = newExecutor()
     stuck.incrementAndGet()
-    old.execute(() => stuck.decrementAndGet()) // runs once the stuck read returns
+    try old.execute(() => stuck.decrementAndGet()) // runs once the stuck read returns
+    catch { case _: RejectedExecutionException => () } // closed: the driver is going down
     old.shutdown()
     local(path).foreach { p =>
       val t = new Thread(() => release(p), s"${NamedThreads.Prefix}fs-release")
