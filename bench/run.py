@@ -416,40 +416,69 @@ def wait_until(predicate, timeout: float) -> None:
         time.sleep(0.05)
 
 
-def lifecycle_figures(spark, url: str, out: dict, rounds: int = 2, resumes: int = 5) -> None:
-    """Managed queries: per-batch time managed against unmanaged (alternating runs of one workload, so
-    drift falls on both), and the time from a resume (or a restart) to the first batch of the new run."""
-    stage(f"batch time, managed vs unmanaged, {rounds} alternating rounds")
+def ratio_interval(a: list[float], b: list[float], draws: int = 2000) -> tuple[float, float]:
+    """A 95% bootstrap interval of median(a) / median(b): how far noise alone moves the ratio."""
+    import random
 
-    def median_of(managed: bool, warmup: int = 20, batches: int = 40) -> float:
+    rng = random.Random(7)
+    ratios = sorted(
+        statistics.median(rng.choices(a, k=len(a))) / statistics.median(rng.choices(b, k=len(b)))
+        for _ in range(draws)
+    )
+    return round(ratios[int(0.025 * draws)], 3), round(ratios[int(0.975 * draws)], 3)
+
+
+def lifecycle_figures(
+    spark, url: str, out: dict, rounds: int = 2, batches: int = 120, resumes: int = 5
+) -> None:
+    """Managed queries: per-batch time of a managed query against an unmanaged twin running at the same
+    time in the same driver (so the machine's noise falls on both alike; which one starts first
+    alternates between rounds), and the time from a resume (or a restart) to the first batch of the
+    new run."""
+    stage(f"batch time, managed and unmanaged twins side by side, {rounds} rounds of {batches} batches")
+
+    def start_twin(name: str):
         def start(s):
             return (
                 s.readStream.format("rate").option("rowsPerSecond", 100).load()
-                .writeStream.foreachBatch(lambda df, _id: df.count()).queryName("bench-overhead")
+                .writeStream.foreachBatch(lambda df, _id: df.count()).queryName(name)
                 .trigger(processingTime="100 milliseconds").start()
             )  # fmt: skip
 
-        handle = stopstreaming.manage(spark, "bench-overhead", start) if managed else None
-        q = handle.query if handle else start(spark)
-        seen: dict[int, float] = {}
-        while len(seen) < warmup + batches:
-            for p in q.recentProgress:
-                seen[p["batchId"]] = p["durationMs"]["triggerExecution"]
-            time.sleep(0.2)
-        if handle:
-            handle.stop(wait=60)
-        else:
-            q.stop()
-        ids = sorted(seen)[warmup : warmup + batches]
-        return float(statistics.median(seen[i] for i in ids))
+        return start
 
-    plain, managed = [], []
-    for _ in range(rounds):
-        plain.append(median_of(False))
-        managed.append(median_of(True))
+    warmup = 20
+    plain: list[float] = []
+    managed: list[float] = []
+    for r in range(rounds):
+        kinds = ["unmanaged", "managed"] if r % 2 == 0 else ["managed", "unmanaged"]
+        started: dict = {}
+        for kind in kinds:
+            name = f"bench-{kind}-{r}"
+            if kind == "managed":
+                handle = stopstreaming.manage(spark, name, start_twin(name))
+                started[kind] = (handle.query, handle)
+            else:
+                started[kind] = (start_twin(name)(spark), None)
+        seen: dict[str, dict[int, float]] = {"managed": {}, "unmanaged": {}}
+        while min(len(v) for v in seen.values()) < warmup + batches:
+            for kind, (q, _) in started.items():
+                for p in q.recentProgress:
+                    seen[kind][p["batchId"]] = p["durationMs"]["triggerExecution"]
+            time.sleep(0.2)
+        for q, handle in started.values():
+            if handle:
+                handle.stop(wait=60)
+            else:
+                q.stop()
+        for kind, into in (("managed", managed), ("unmanaged", plain)):
+            ids = sorted(seen[kind])[warmup : warmup + batches]
+            into.extend(seen[kind][i] for i in ids)
     out["managed_median_batch_ms"] = round(statistics.median(managed), 2)
     out["unmanaged_median_batch_ms"] = round(statistics.median(plain), 2)
     out["managed_batch_overhead_ratio"] = round(statistics.median(managed) / statistics.median(plain), 3)
+    out["managed_batch_overhead_ratio_95"] = list(ratio_interval(managed, plain))
+    out["managed_batches_each"] = len(managed)
 
     stage(f"resume and restart to the first batch of the new run, n={resumes} each")
     firsts: list[float] = []
