@@ -179,6 +179,21 @@ def test_a_query_stopped_on_purpose_is_not_restarted(spark, api):
     assert again.state == "RUNNING"
     with pytest.raises(stopstreaming.ConfigurationError, match="already managed"):
         stopstreaming.manage(spark, "lc-purpose", start)
+    # A stop on purpose that waits for its condition: pause, resume and restart are refused (409) and
+    # change nothing; once the stop is cancelled, the verbs work again.
+    r = api.post("/api/v1/queries/lc-purpose/stop", params={"when": "in:1h"})
+    assert r.status_code == 202, r.text
+    for verb in ("pause", "resume", "restart"):
+        r = api.post(f"/api/v1/queries/lc-purpose/{verb}")
+        assert r.status_code == 409 and r.json()["code"] == "lifecycle-conflict", (verb, r.text)
+        assert "being stopped for good" in r.json()["error"], r.text
+    assert api.query("lc-purpose")["stop"]["state"] == "PENDING" and again.state == "RUNNING"
+    assert api.request("DELETE", "/api/v1/queries/lc-purpose/stop").status_code == 200
+    # A restart over a pending pause restarts (the pause becomes the restart).
+    assert api.post("/api/v1/queries/lc-purpose/pause", params={"when": "in:1h"}).status_code == 202
+    r = api.post("/api/v1/queries/lc-purpose/restart", params={"wait": "60s"})
+    assert r.status_code == 200 and r.json()["state"] == "RUNNING" and r.json()["runs"] == 2, r.text
+    assert api.get("/api/v1/conf/stopstreaming.paused.lc-purpose").status_code == 404
     assert again.stop(wait=30)["state"] == "STOPPED"
 
 

@@ -125,6 +125,11 @@ object ControlSettings {
       case (k, v) if k.startsWith(ConfInitialPrefix) && !ConfReserved.contains(k) =>
         val key = k.stripPrefix(ConfInitialPrefix)
         DynamicConfStore.checkEntry(key, v).left.foreach(r => throw new InvalidSettingException(k, r.message))
+        if (key.startsWith(ManagedQueries.PausePrefix))
+          throw new InvalidSettingException(
+            k,
+            s"keys under '${ManagedQueries.PausePrefix}' hold the pauses of managed queries; pause with the API instead"
+          )
         key -> v
     }
 

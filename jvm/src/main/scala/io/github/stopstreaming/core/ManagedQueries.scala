@@ -15,7 +15,9 @@ import org.slf4j.LoggerFactory
   * audit record and a metric).
   *
   * All state is changed under this object's lock. A recipe runs outside it: the first run in the caller's thread, every
-  * later one on the one `managed` thread, which also runs the back-off timers. So restarts happen one at a time.
+  * later one on the `managed-start` pool. At most one start of a query is under way at a time (`starting`): whatever
+  * asks for a start (a resume, a restart, the end of a back-off), only one claims it, so two runs never start on one
+  * checkpoint.
   */
 final class ManagedQueries private[core] (
     plane: ControlPlane,
@@ -61,6 +63,10 @@ final class ManagedQueries private[core] (
     @volatile var run: StreamingQuery = _
     @volatile var tracked: TrackedQuery = _
     var intent: Option[StopPurpose] = None
+    // A recipe is running for this query (claimed under the lock, released when its outcome is taken in).
+    var starting = false
+    // The latest start asked for: a start asked earlier (a back-off timer that fired as a resume came) is not made.
+    var ticket = 0L
     val failures = new java.util.ArrayDeque[Long]()
     var lastError: Option[String] = None
     var runs = 0
@@ -109,19 +115,26 @@ final class ManagedQueries private[core] (
         m.persisted = true
         m.pausedAt = Some(System.currentTimeMillis())
         transition(m, ManagedState.Paused, "paused in an earlier run of the application; resume to start it", None)
-      }
+      } else m.starting = true
       paused
     }
     if (!paused) {
-      val q =
-        try recipe.start()
-        catch {
+      val started =
+        try {
+          val q = recipe.start()
+          if (q == null) throw new ManagedQueryException(s"the recipe of '$name' returned no query")
+          (q, plane.register(q))
+        } catch {
           case NonFatal(e) =>
-            byName.remove(name, m)
+            // Nothing is managed: a pause asked meanwhile must not hold the name when the application tries again.
+            locked {
+              byName.remove(name, m)
+              m.starting = false
+              unpersistPause(m, StopSource.Api, Caller.Internal)
+            }
             throw e
         }
-      val t = plane.register(q)
-      locked(began(m, q, t))
+      locked(began(m, started._1, started._2))
     }
     m.view
   }
@@ -172,7 +185,15 @@ final class ManagedQueries private[core] (
         transition(m, ManagedState.Pausing, s"pause asked (${when.text})", Some((source, caller)))
         stopRun(m, StopPurpose.Pause, when, timeoutMs, source, caller)
         true
+      case ManagedState.Restarting if m.run == null && !m.starting =>
+        // A start is asked for but none has begun: it is not made.
+        m.intent = None
+        persistPause(m, source, caller)
+        m.pausedAt = Some(System.currentTimeMillis())
+        transition(m, ManagedState.Paused, "paused before its restart began", Some((source, caller)))
+        true
       case ManagedState.Restarting =>
+        // The old run still ends, or the new one is starting: the run is paused once it ended (or as it began).
         m.intent = Some(StopPurpose.Pause)
         persistPause(m, source, caller)
         transition(m, ManagedState.Pausing, "pause asked while restarting", Some((source, caller)))
@@ -208,6 +229,14 @@ final class ManagedQueries private[core] (
         transition(m, ManagedState.Restarting, s"restart asked (${when.text})", Some((source, caller)))
         stopRun(m, StopPurpose.Restart, when, timeoutMs, source, caller)
         true
+      case ManagedState.Pausing if m.run != null =>
+        // The pause (pending, or its stop under way) becomes a restart: the run still ends gracefully, then starts again.
+        unpersistPause(m, source, caller)
+        m.intent = Some(StopPurpose.Restart)
+        transition(m, ManagedState.Restarting, s"restart asked while pausing (${when.text})", Some((source, caller)))
+        val t = m.tracked
+        if (t != null && t.stop.isEmpty) stopRun(m, StopPurpose.Restart, when, timeoutMs, source, caller)
+        true
       case _ => startAgain(m, "restart asked", source, caller)
     }
   }
@@ -217,10 +246,13 @@ final class ManagedQueries private[core] (
     */
   def stop(name: String, source: StopSource, caller: Caller): ManagedOutcome = act(name, "stop") { m =>
     m.state match {
-      case ManagedState.Paused | ManagedState.Backoff | ManagedState.Restarting if m.run == null =>
-        cancelTimer(m)
-        if (m.state == ManagedState.Restarting) { m.intent = Some(StopPurpose.End); false }
-        else { transition(m, ManagedState.Stopped, "stopped while it had no run", Some((source, caller))); true }
+      case _ if m.run == null && m.starting =>
+        // The recipe is running: the run it starts is stopped as it begins.
+        m.intent = Some(StopPurpose.End)
+        true
+      case _ if m.run == null =>
+        transition(m, ManagedState.Stopped, "stopped while it had no run", Some((source, caller)))
+        true
       case _ =>
         m.intent = Some(StopPurpose.End)
         stopRun(m, StopPurpose.End, StopCondition.Now, None, source, caller)
@@ -228,10 +260,19 @@ final class ManagedQueries private[core] (
     }
   }
 
-  /** Starts a run of `m` on the start pool; false once the plane closed. */
-  private def submitStart(m: Managed): Boolean =
-    try { starts.execute(() => startRun(m)); true }
-    catch { case _: java.util.concurrent.RejectedExecutionException => false }
+  /** Asks for a run of `m` (under the lock); it is made on the start pool unless a later ask or a start under way
+    * claims it first.
+    */
+  private def requestStart(m: Managed): Unit = {
+    val t = nextTicket(m)
+    later(submitStart(m, t))
+  }
+
+  private def nextTicket(m: Managed): Long = { m.ticket += 1; m.ticket }
+
+  private def submitStart(m: Managed, ticket: Long): Unit =
+    try starts.execute(() => startRun(m, ticket))
+    catch { case _: java.util.concurrent.RejectedExecutionException => () } // closed: nothing starts any more
 
   private def startAgain(m: Managed, why: String, source: StopSource, caller: Caller): Boolean = m.state match {
     case ManagedState.Paused | ManagedState.Backoff =>
@@ -239,7 +280,7 @@ final class ManagedQueries private[core] (
       unpersistPause(m, source, caller)
       m.intent = None
       transition(m, ManagedState.Restarting, why, Some((source, caller)))
-      submitStart(m)
+      requestStart(m)
       true
     case ManagedState.Pausing =>
       unpersistPause(m, source, caller)
@@ -275,11 +316,24 @@ final class ManagedQueries private[core] (
           m.view,
           s"'$name' is ${m.state} for good; the application must manage it again to $what it"
         )
+      case Some(m) if what != "stop" && endingForGood(m) =>
+        ManagedOutcome.Conflict(
+          m.view,
+          s"'$name' is being stopped for good (a stop was asked); to $what it, cancel a pending stop first, or " +
+            "manage it again once it stopped"
+        )
       case Some(m) =>
         val changed = body(m)
         ManagedOutcome.Accepted(m.view, changed)
     }
   }
+
+  /** A stop on purpose is under way, or waits for its condition: nothing but the end may follow. */
+  private def endingForGood(m: Managed): Boolean =
+    m.intent.contains(StopPurpose.End) || {
+      val t = m.tracked
+      m.run != null && t != null && Option(t.pending.get).exists(_.purpose == StopPurpose.End)
+    }
 
   private def stopRun(
       m: Managed,
@@ -301,6 +355,7 @@ final class ManagedQueries private[core] (
 
   /** A run has started (`q`): it is watched from now on; an intent that came while it was starting applies now. */
   private def began(m: Managed, q: StreamingQuery, t: TrackedQuery): Unit = {
+    m.starting = false
     if (closed) m.intent = Some(StopPurpose.End) // started as the driver went down: it ends with it
     m.run = q
     m.runs += 1
@@ -320,18 +375,26 @@ final class ManagedQueries private[core] (
     }
   }
 
-  private def startRun(m: Managed): Unit = {
+  private def startRun(m: Managed, ticket: Long): Unit = {
     val go = locked {
-      if (closed || m.run != null || m.state != ManagedState.Restarting && m.state != ManagedState.Backoff) false
-      else {
+      if (closed || m.starting || m.run != null || ticket != m.ticket) false
+      else if (m.state != ManagedState.Restarting && m.state != ManagedState.Backoff) false
+      else if (m.intent.contains(StopPurpose.End)) {
+        transition(m, ManagedState.Stopped, "stopped on request before its restart began", None); false
+      } else if (m.intent.contains(StopPurpose.Pause)) {
+        m.intent = None
+        m.pausedAt = Some(System.currentTimeMillis())
+        transition(m, ManagedState.Paused, "paused before its restart began", None); false
+      } else {
         if (m.state == ManagedState.Backoff) transition(m, ManagedState.Restarting, "back-off over; starting", None)
         m.timer = null
+        m.starting = true
         true
       }
     }
     if (go) {
       val started =
-        try Right(m.recipe.start())
+        try Option(m.recipe.start()).toRight("the recipe returned no query")
         catch {
           case e: InterruptedException => Left(s"interrupted while starting: ${e.getMessage}")
           case NonFatal(e) => Left(TrackedQuery.shortMessage(e))
@@ -345,10 +408,14 @@ final class ManagedQueries private[core] (
           orphan.foreach(_ => log.warn(s"managed query '${m.name}': the recipe failed ($err) but its query runs; kept"))
           orphan
       }
-      val tracked = run.map(plane.register)
+      val tracked =
+        try run.map(q => Right(plane.register(q)))
+        catch { case NonFatal(e) => Some(Left(TrackedQuery.shortMessage(e))) }
       locked {
+        m.starting = false
         (run, tracked, started) match {
-          case (Some(q), Some(t), _) => began(m, q, t)
+          case (Some(q), Some(Right(t)), _) => began(m, q, t)
+          case (_, Some(Left(err)), _) => failed(m, s"the started query could not be watched: $err")
           case (_, _, Left(err)) => failed(m, s"the recipe failed to start the query: $err")
           case _ => ()
         }
@@ -368,10 +435,12 @@ final class ManagedQueries private[core] (
       intent match {
         case Some(StopPurpose.Pause) =>
           m.pausedAt = Some(System.currentTimeMillis())
-          transition(m, ManagedState.Paused, "paused; the last batch committed", None)
+          err.foreach(e => m.lastError = Some(e))
+          val why = err.fold("paused; the last batch committed")(e => s"paused; the run failed as it paused: $e")
+          transition(m, ManagedState.Paused, why, None)
         case Some(StopPurpose.Restart) =>
           transition(m, ManagedState.Restarting, "run ended; starting again", None)
-          later(submitStart(m))
+          requestStart(m)
         case Some(StopPurpose.End) =>
           transition(m, ManagedState.Stopped, "stopped on request", None)
         case None =>
@@ -406,7 +475,8 @@ final class ManagedQueries private[core] (
       val delay = m.policy.delayMs(n)
       m.nextAttemptAt = Some(Instant.ofEpochMilli(now + delay))
       transition(m, ManagedState.Backoff, s"failure $n; restart in ${delay}ms: $err", None)
-      try m.timer = exec.schedule((() => submitStart(m)): Runnable, delay, TimeUnit.MILLISECONDS)
+      val t = nextTicket(m)
+      try m.timer = exec.schedule((() => submitStart(m, t)): Runnable, delay, TimeUnit.MILLISECONDS)
       catch {
         case _: java.util.concurrent.RejectedExecutionException =>
           transition(m, ManagedState.Stopped, s"failed as the driver shut down: $err", None)
@@ -430,10 +500,10 @@ final class ManagedQueries private[core] (
 
   override def on(event: ControlEvent): Unit = event match {
     case ControlEvent.QueryEnded(e) =>
-      byName.values.asScala.find(m => m.tracked != null && m.tracked.runId == e.runId).foreach { m =>
-        val q = m.tracked.query
-        if (!submit(() => runEnded(m, q))) runEnded(m, q)
-      }
+      byName.values.asScala.iterator
+        .map(m => (m, m.tracked))
+        .collectFirst { case (m, t) if t != null && t.runId == e.runId => (m, t.query) }
+        .foreach { case (m, q) => if (!submit(() => runEnded(m, q))) runEnded(m, q) }
     case ControlEvent.StopRequested(_, request, source, _, StopOutcome.Accepted(t, _))
         if request.purpose == StopPurpose.End =>
       // A stop carried out on purpose ends the managed query for good, whatever was planned for it; only the driver's
@@ -498,33 +568,39 @@ final class ManagedQueries private[core] (
     m.nextAttemptAt = None
   }
 
-  // Written outside the lock (a conf file may be on a slow file system).
+  // Written outside the lock (a conf file may be on a slow file system), one write at a time and always the latest
+  // wish: a pause and a resume asked from two threads at once cannot leave the key as the earlier of the two wanted.
+  private val persisting = new Object
+
   private def persistPause(m: Managed, source: StopSource, caller: Caller): Unit = {
     m.persisted = true
+    later(syncPause(m, source, caller))
+  }
+
+  private def unpersistPause(m: Managed, source: StopSource, caller: Caller): Unit =
+    if (m.persisted) {
+      m.persisted = false
+      later(syncPause(m, source, caller))
+    }
+
+  private def syncPause(m: Managed, source: StopSource, caller: Caller): Unit = persisting.synchronized {
     val name = m.name
-    later {
-      try {
+    val want = synchronized(m.persisted)
+    val has = plane.dynamicConf.get(pauseKey(name)).isDefined
+    try {
+      if (want && !has) {
         plane.setConf(pauseKey(name), Instant.now().toString, None, SourcePrefix + source.name, caller)
         if (plane.settings.confFile.isEmpty)
           log.warn(
             s"managed query '$name' is paused in memory only: set ${Settings.ConfFile.fullKey} for a pause " +
               "that survives a restart of the driver"
           )
-      } catch {
-        case NonFatal(e) => log.warn(s"the pause of managed query '$name' could not be persisted: ${e.getMessage}")
-      }
+      } else if (!want && has) plane.unsetConf(pauseKey(name), None, SourcePrefix + source.name, caller)
+    } catch {
+      case NonFatal(e) =>
+        log.warn(s"the pause of managed query '$name' could not be ${if (want) "persisted" else "removed"}: $e")
     }
   }
-
-  private def unpersistPause(m: Managed, source: StopSource, caller: Caller): Unit =
-    if (m.persisted) {
-      m.persisted = false
-      val name = m.name
-      later {
-        try plane.unsetConf(pauseKey(name), None, SourcePrefix + source.name, caller)
-        catch { case NonFatal(e) => log.warn(s"the pause of '$name' could not be removed: ${e.getMessage}") }
-      }
-    }
 
   /** No query is started from now on (the driver shuts down); waiters are answered with the state as it is. */
   def close(): Unit = {

@@ -68,4 +68,10 @@ class ControlSettingsSuite extends AnyFunSuite {
     assert(parse("stop.timeout" -> "500ms").stopTimeoutMs == 500L)
     assert(parse("stop.timeout" -> "250").stopTimeoutMs == 250L)
   }
+
+  test("initial dynamic values may not seed a managed query's pause") {
+    assert(parse("conf.app.rate" -> "5").confInitial == Map("app.rate" -> "5"))
+    val e = failure("conf.stopstreaming.paused.orders" -> "x")
+    assert(e.getMessage.contains("pauses of managed queries"), e.getMessage)
+  }
 }

@@ -137,6 +137,69 @@ class ManagedQuerySuite extends AnyFunSuite with Eventually with BeforeAndAfterA
     assert(audit.exists(_.options.get("detail").exists(_.contains("broker unreachable at start"))))
   }
 
+  test("one start at a time: verbs during a start are kept as intents, and a stop on purpose is never undone") {
+    val gate = new java.util.concurrent.atomic.AtomicReference(new java.util.concurrent.CountDownLatch(0))
+    val inRecipe = new AtomicInteger()
+    val most = new AtomicInteger()
+    val calls = new AtomicInteger()
+    val m = ManagedQuery.manage(spark, "scala-gated") { s =>
+      calls.incrementAndGet()
+      most.accumulateAndGet(inRecipe.incrementAndGet(), math.max)
+      try {
+        gate.get.await()
+        s.readStream.format("rate").load().writeStream.format("noop").queryName("scala-gated").start()
+      } finally inRecipe.decrementAndGet()
+    }
+    def holdNextStart(): java.util.concurrent.CountDownLatch = {
+      val g = new java.util.concurrent.CountDownLatch(1); gate.set(g); g
+    }
+    assert(m.pause().isInstanceOf[ManagedOutcome.Accepted])
+    m.awaitState(60000)(_.state == ManagedState.Paused)
+
+    // A resume whose start is held: every further ask while it runs starts nothing more.
+    var g = holdNextStart()
+    m.resume()
+    eventually(assert(inRecipe.get == 1))
+    (1 to 3).foreach { _ => m.resume(); m.restart() }
+    // A pause asked while the recipe runs pauses the run it starts, as it begins.
+    assert(m.pause().isInstanceOf[ManagedOutcome.Accepted] && m.state == ManagedState.Pausing)
+    g.countDown()
+    val paused = m.awaitState(60000)(_.state == ManagedState.Paused)
+    assert(paused.runs == 2 && m.current.isEmpty, paused)
+    Thread.sleep(500) // a start asked twice would have begun by now
+    assert(calls.get == 2 && most.get == 1, s"${calls.get} recipe calls, ${most.get} at once")
+
+    // A restart of a query whose pause waits for its condition restarts it (the pause becomes the restart).
+    gate.set(new java.util.concurrent.CountDownLatch(0))
+    m.resume()
+    m.awaitState(60000)(v => v.state == ManagedState.Running && v.runs == 3)
+    m.pause(StopCondition.AfterBatch(1000000))
+    assert(m.state == ManagedState.Pausing)
+    m.restart()
+    val restarted = m.awaitState(60000)(v => v.state == ManagedState.Running && v.runs == 4)
+    assert(restarted.runs == 4 && plane.dynamicConf.get(ManagedQueries.pauseKey("scala-gated")).isEmpty, restarted)
+
+    // A stop on purpose that waits for its condition: pause, resume and restart are refused, and nothing is undone.
+    val id = m.current.get.id.toString
+    val pending = plane.requestStop(id, StopRequest(when = StopCondition.AfterBatch(1000000)), StopSource.Rest)
+    assert(pending.isInstanceOf[StopOutcome.Pending], pending)
+    for (verb <- Seq[() => ManagedOutcome](() => m.pause(), () => m.restart(), () => m.resume()))
+      assert(verb().isInstanceOf[ManagedOutcome.Conflict])
+    assert(plane.registry.runningEntry(m.current.get.id).exists(_.pending.get.purpose == StopPurpose.End))
+    plane.cancelStop(id, StopSource.Rest)
+
+    // A stop asked while the recipe runs: the run it starts ends as it begins, STOPPED for good.
+    m.pause()
+    m.awaitState(60000)(_.state == ManagedState.Paused)
+    g = holdNextStart()
+    m.resume()
+    eventually(assert(inRecipe.get == 1))
+    m.stop()
+    g.countDown()
+    assert(m.awaitTermination(60000) && m.state == ManagedState.Stopped)
+    assert(calls.get == 5 && most.get == 1 && spark.streams.active.forall(_.name != "scala-gated"))
+  }
+
   test("a query stopped by its application is not restarted, and nothing starts while the driver shuts down") {
     val idle: SparkSession => StreamingQuery =
       s => s.readStream.format("rate").load().writeStream.format("noop").queryName("scala-idle").start()
