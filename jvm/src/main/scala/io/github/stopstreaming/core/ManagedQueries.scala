@@ -41,10 +41,10 @@ final class ManagedQueries private[core] (
   /** Runs `body` under the lock, then the effects it left, outside the lock. Entry points only (never nested). */
   private def locked[T](body: => T): T = {
     val (result, todo) = synchronized {
-      val r = body
-      val t = effects.toList
-      effects.clear()
-      (r, t)
+      try {
+        val r = body
+        (r, effects.toList)
+      } finally effects.clear() // a body that threw leaves nothing for the next caller to run
     }
     todo.foreach(f =>
       try f()
@@ -63,6 +63,8 @@ final class ManagedQueries private[core] (
     @volatile var run: StreamingQuery = _
     @volatile var tracked: TrackedQuery = _
     var intent: Option[StopPurpose] = None
+    // The condition and timeout of a pause asked while a run was starting: applied as the run begins.
+    var intentWhen: (StopCondition, Option[Long]) = (StopCondition.Now, None)
     // A recipe is running for this query (claimed under the lock, released when its outcome is taken in).
     var starting = false
     // The latest start asked for: a start asked earlier (a back-off timer that fired as a resume came) is not made.
@@ -119,25 +121,37 @@ final class ManagedQueries private[core] (
       paused
     }
     if (!paused) {
-      val started =
+      var q: StreamingQuery = null
+      val t =
         try {
-          val q = recipe.start()
+          q = recipe.start()
           if (q == null) throw new ManagedQueryException(s"the recipe of '$name' returned no query")
-          (q, plane.register(q))
+          plane.register(q)
         } catch {
-          case NonFatal(e) =>
-            // Nothing is managed: a pause asked meanwhile must not hold the name when the application tries again.
+          case e: Throwable => // whatever it was (a missing connector class too), the name must not stay taken
+            if (q != null) stopQuietly(q)
+            // Nothing is managed: whoever waits on it is answered, and a pause asked meanwhile does not hold the name.
             locked {
               byName.remove(name, m)
               m.starting = false
+              m.intent = None
+              m.state = ManagedState.Stopped
               unpersistPause(m, StopSource.Api, Caller.Internal)
+              val v = m.view
+              m.waiters.foreach(_._2.complete(v))
+              m.waiters = Nil
+              m.done.complete(v)
             }
             throw e
         }
-      locked(began(m, started._1, started._2))
+      locked(began(m, q, t))
     }
     m.view
   }
+
+  private def stopQuietly(q: StreamingQuery): Unit =
+    try q.stop()
+    catch { case NonFatal(e) => log.warn(s"could not stop query ${q.id} that could not be managed: $e") }
 
   def views: Seq[ManagedView] = synchronized(byName.values.asScala.toSeq.map(_.view).sortBy(_.name))
 
@@ -164,10 +178,12 @@ final class ManagedQueries private[core] (
 
   /** Waits up to `ms` for `holds`; returns the view then, whether it holds or the wait ran out. */
   def await(name: String, ms: Long)(holds: ManagedView => Boolean): Option[ManagedView] =
-    when(name)(holds).map { f =>
-      try f.orTimeout(ms, TimeUnit.MILLISECONDS).get()
-      catch { case _: java.util.concurrent.ExecutionException => () }
-      synchronized(byName.get(name).view)
+    Option(byName.get(name)).flatMap { m =>
+      when(name)(holds).map { f =>
+        try f.orTimeout(ms, TimeUnit.MILLISECONDS).get()
+        catch { case _: java.util.concurrent.ExecutionException => () }
+        synchronized(m.view) // the query waited on, even if its name has been managed again since
+      }
     }
 
   /** Pauses a running query: a graceful stop (now, or when `when` holds), after which it stays PAUSED. */
@@ -195,6 +211,7 @@ final class ManagedQueries private[core] (
       case ManagedState.Restarting =>
         // The old run still ends, or the new one is starting: the run is paused once it ended (or as it began).
         m.intent = Some(StopPurpose.Pause)
+        m.intentWhen = (when, timeoutMs)
         persistPause(m, source, caller)
         transition(m, ManagedState.Pausing, "pause asked while restarting", Some((source, caller)))
         true
@@ -366,8 +383,10 @@ final class ManagedQueries private[core] (
     m.intent match {
       case Some(purpose) =>
         val (source, caller) = (StopSource.Api, Caller.Internal)
+        val (when, timeoutMs) = if (purpose == StopPurpose.Pause) m.intentWhen else (StopCondition.Now, None)
+        m.intentWhen = (StopCondition.Now, None)
         if (purpose == StopPurpose.Restart) m.intent = None
-        else stopRun(m, purpose, StopCondition.Now, None, source, caller)
+        else stopRun(m, purpose, when, timeoutMs, source, caller)
         if (m.intent.isEmpty) transition(m, ManagedState.Running, s"run ${m.runs} started", None)
         else label(m)
       case None =>
@@ -393,11 +412,16 @@ final class ManagedQueries private[core] (
       }
     }
     if (go) {
+      // Whatever the recipe throws is its failure (a missing connector class too); an error of the JVM itself is
+      // thrown on once the outcome is taken in, so the query never stays marked as starting.
+      var fatal: Throwable = null
       val started =
         try Option(m.recipe.start()).toRight("the recipe returned no query")
         catch {
           case e: InterruptedException => Left(s"interrupted while starting: ${e.getMessage}")
-          case NonFatal(e) => Left(TrackedQuery.shortMessage(e))
+          case e: Throwable =>
+            if (!NonFatal(e) && !e.isInstanceOf[LinkageError]) fatal = e
+            Left(TrackedQuery.shortMessage(e))
         }
       // A recipe that started the query and then failed (a bad return value, a bridge error) left a run behind: it is
       // adopted rather than started a second time on the same checkpoint.
@@ -410,7 +434,11 @@ final class ManagedQueries private[core] (
       }
       val tracked =
         try run.map(q => Right(plane.register(q)))
-        catch { case NonFatal(e) => Some(Left(TrackedQuery.shortMessage(e))) }
+        catch {
+          case NonFatal(e) =>
+            run.foreach(stopQuietly) // not watched, so not supervised: it must not run on
+            Some(Left(TrackedQuery.shortMessage(e)))
+        }
       locked {
         m.starting = false
         (run, tracked, started) match {
@@ -420,6 +448,7 @@ final class ManagedQueries private[core] (
           case _ => ()
         }
       }
+      if (fatal != null) throw fatal
     }
   }
 
@@ -585,7 +614,8 @@ final class ManagedQueries private[core] (
 
   private def syncPause(m: Managed, source: StopSource, caller: Caller): Unit = persisting.synchronized {
     val name = m.name
-    val want = synchronized(m.persisted)
+    // The wish of whatever query holds the name now: a write queued for an earlier query of that name decides nothing.
+    val want = synchronized(Option(byName.get(name)).exists(_.persisted))
     val has = plane.dynamicConf.get(pauseKey(name)).isDefined
     try {
       if (want && !has) {

@@ -110,8 +110,10 @@ class ManagedQuerySuite extends AnyFunSuite with Eventually with BeforeAndAfterA
     val policy = RestartPolicy(initialDelayMs = 300, factor = 2, maxDelayMs = 5000, maxRestarts = 2, windowMs = 60000)
     val m = ManagedQuery.manage(spark, "scala-failing", Some(policy)) { s =>
       starts.add(System.nanoTime())
-      // The second attempt fails before a query exists: the recipe itself throws.
-      if (attempt.incrementAndGet() == 2) throw new RuntimeException("broker unreachable at start")
+      // The second attempt fails before a query exists: the recipe itself throws, and not even an Exception (a
+      // connector jar missing on the driver).
+      if (attempt.incrementAndGet() == 2)
+        throw new NoClassDefFoundError("org/apache/spark/sql/kafka010/KafkaSourceProvider")
       failing(s)
     }
     val e = intercept[ManagedQueryFailedException](m.awaitTermination())
@@ -134,7 +136,7 @@ class ManagedQuerySuite extends AnyFunSuite with Eventually with BeforeAndAfterA
         "FAILED"
       )
     )
-    assert(audit.exists(_.options.get("detail").exists(_.contains("broker unreachable at start"))))
+    assert(audit.exists(_.options.get("detail").exists(_.contains("KafkaSourceProvider"))))
   }
 
   test("one start at a time: verbs during a start are kept as intents, and a stop on purpose is never undone") {
@@ -188,6 +190,22 @@ class ManagedQuerySuite extends AnyFunSuite with Eventually with BeforeAndAfterA
     assert(plane.registry.runningEntry(m.current.get.id).exists(_.pending.get.purpose == StopPurpose.End))
     plane.cancelStop(id, StopSource.Rest)
 
+    // A conditional pause asked while the recipe runs keeps its condition: the run begins PAUSING, its pause pending.
+    m.pause()
+    m.awaitState(60000)(_.state == ManagedState.Paused)
+    g = holdNextStart()
+    m.resume()
+    eventually(assert(inRecipe.get == 1))
+    m.pause(StopCondition.AfterBatch(1000000))
+    g.countDown()
+    eventually {
+      val run = m.current.flatMap(q => plane.registry.runningEntry(q.id))
+      assert(run.exists(t => Option(t.pending.get).exists(_.purpose == StopPurpose.Pause)), run)
+    }
+    assert(m.state == ManagedState.Pausing)
+    m.resume() // takes the pending pause back
+    assert(m.awaitState(60000)(_.state == ManagedState.Running).runs == 5)
+
     // A stop asked while the recipe runs: the run it starts ends as it begins, STOPPED for good.
     m.pause()
     m.awaitState(60000)(_.state == ManagedState.Paused)
@@ -197,7 +215,7 @@ class ManagedQuerySuite extends AnyFunSuite with Eventually with BeforeAndAfterA
     m.stop()
     g.countDown()
     assert(m.awaitTermination(60000) && m.state == ManagedState.Stopped)
-    assert(calls.get == 5 && most.get == 1 && spark.streams.active.forall(_.name != "scala-gated"))
+    assert(calls.get == 6 && most.get == 1 && spark.streams.active.forall(_.name != "scala-gated"))
   }
 
   test("a query stopped by its application is not restarted, and nothing starts while the driver shuts down") {
