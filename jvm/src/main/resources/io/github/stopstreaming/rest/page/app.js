@@ -298,7 +298,13 @@
     return li;
   }
 
-  function replaceRows(tbody, map, keys) {
+  // Puts `rows` ([key, row], in order) into `tbody`, moving only the rows that moved, and drops the rows of keys gone.
+  function syncRows(tbody, map, rows) {
+    const keys = new Set();
+    rows.forEach(([k, r], i) => {
+      keys.add(k);
+      if (tbody.children[i] !== r.tr) tbody.insertBefore(r.tr, tbody.children[i] || null);
+    });
     for (const [k, r] of map) if (!keys.has(k)) { r.tr.remove(); map.delete(k); }
   }
 
@@ -310,31 +316,12 @@
         api("GET", "/api/v1/events?since=" + lastSeq),
         api("GET", "/api/v1/managed"),
       ]);
-      const mbody = $("managed").tBodies[0];
-      const names = new Set();
-      managed.managed.forEach((m, i) => {
-        names.add(m.name);
-        const r = managedRow(m);
-        if (mbody.children[i] !== r.tr) mbody.insertBefore(r.tr, mbody.children[i] || null);
-      });
-      replaceRows(mbody, managedRows, names);
+      syncRows($("managed").tBodies[0], managedRows, managed.managed.map((m) => [m.name, managedRow(m)]));
       $("no-managed").hidden = managed.managed.length > 0;
-      const qbody = $("queries").tBodies[0];
-      const seen = new Set();
-      qs.queries.forEach((q, i) => {
-        seen.add(q.runId);
-        const r = queryRow(q);
-        if (qbody.children[i] !== r.tr) qbody.insertBefore(r.tr, qbody.children[i] || null);
-      });
-      replaceRows(qbody, queryRows, seen);
+      syncRows($("queries").tBodies[0], queryRows, qs.queries.map((q) => [q.runId, queryRow(q)]));
       $("no-queries").hidden = qs.queries.length > 0;
-      const cbody = $("conf").tBodies[0];
-      const keys = new Set(Object.keys(conf.entries).sort());
-      [...keys].forEach((k, i) => {
-        const r = confRow(k, conf.entries[k]);
-        if (cbody.children[i] !== r.tr) cbody.insertBefore(r.tr, cbody.children[i] || null);
-      });
-      replaceRows(cbody, confRows, keys);
+      const keys = Object.keys(conf.entries).sort();
+      syncRows($("conf").tBodies[0], confRows, keys.map((k) => [k, confRow(k, conf.entries[k])]));
       $("conf-version").textContent = "(version " + conf.version + ")";
       const list = $("events");
       for (const e of ev.events) {
