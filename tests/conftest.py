@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -26,17 +27,100 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault(
     "SPARK_CONF_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "spark-conf")
 )
+# Every driver JVM a test starts through spark-submit (this process's, the apps', the quick start's)
+# compiles with C1 only and collects with the serial GC: a Spark driver then starts in about 8.6 s
+# instead of 11.3 s on 2 cores, with half the CPU (17 s -> 9 s), which lets two test workers share
+# the machine. Neither changes what the code does; set SPARK_SUBMIT_OPTS yourself to run without.
+os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+
+
+# Where a test can fail. A test runs on every Spark line of the matrix unless it carries one of these
+# markers, each named after the reason Spark's version cannot change its result; the marker's one
+# argument says why, in one line, for that test or module. `make test` (the default line) runs
+# everything; `make test-matrix` sets STOPSTREAMING_MATRIX_LINE and leaves these out.
+DEFAULT_LINE_MARKERS = {
+    "transport": "our HTTP server: its guards, limits, TLS and error table answer before Spark is asked",
+    "tooling": "our CLI, packaging, docs, settings table, fleet and page: code that makes no Spark call",
+    "components": "real external components (Docker, Kafka, S3), set up once, with one line's jars",
+}
+
+
+def default_line_reason(item: pytest.Item) -> tuple[str, str] | None:
+    """The (marker, reason) that keeps ``item`` on the default Spark line, or None for every line."""
+    for name in DEFAULT_LINE_MARKERS:
+        marker = item.get_closest_marker(name)
+        if marker is None:
+            continue
+        reason = marker.args[0] if marker.args else marker.kwargs.get("reason")
+        if not isinstance(reason, str) or not reason.strip() or "\n" in reason:
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.{name} needs one line saying why Spark's version "
+                "cannot change this test's result"
+            )
+        return name, reason.strip()
+    return None
+
+
+def _quick_files() -> set[str] | None:
+    files = os.environ.get("STOPSTREAMING_QUICK_FILES")
+    if files is None:
+        return None
+    return {os.path.abspath(f) for f in files.split(os.pathsep) if f}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # `make test-matrix` runs the suite on other Spark lines; the container tests run on the default
-    # line only (`make test`), so the matrix sets this to the reason it skips them. Nowhere else is
-    # a container test skipped: without an engine it fails.
-    reason = os.environ.get("STOPSTREAMING_SKIP_DOCKER")
-    if reason:
-        for item in items:
-            if "docker" in item.keywords:
-                item.add_marker(pytest.mark.skip(reason=reason))
+    split: dict[str, list[dict[str, str]]] = {"every_line": [], "default_line": []}
+    keep: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
+    on_matrix = bool(os.environ.get("STOPSTREAMING_MATRIX_LINE"))
+    quick = _quick_files()
+    for item in items:
+        where = default_line_reason(item)
+        if where is None:
+            split["every_line"].append({"test": item.nodeid})
+        else:
+            split["default_line"].append({"test": item.nodeid, "marker": where[0], "reason": where[1]})
+        # `make test-quick`: the smoke set and the tests of the files a change touched.
+        if quick is not None and "smoke" not in item.keywords and os.path.abspath(item.path) not in quick:
+            deselected.append(item)
+        elif on_matrix and where is not None:
+            deselected.append(item)
+        else:
+            keep.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = keep
+    config.stash[_SPLIT] = split
+    report = os.environ.get("STOPSTREAMING_SPLIT_REPORT")
+    if report:
+        # Each pytest-xdist worker collects the same items and writes the same report: one rename each.
+        tmp = f"{report}.{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(split, f, indent=1)
+        os.replace(tmp, report)
+
+
+_SPLIT = pytest.StashKey[dict]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    split = config.stash.get(_SPLIT, None)
+    report = os.environ.get("STOPSTREAMING_SPLIT_REPORT")
+    if split is None and report and os.path.exists(report):
+        # Under pytest-xdist the workers collect; this process only reads what they wrote.
+        with open(report, encoding="utf-8") as f:
+            split = json.load(f)
+    if not split:
+        return
+    by_marker: dict[str, int] = {}
+    for t in split["default_line"]:
+        by_marker[t["marker"]] = by_marker.get(t["marker"], 0) + 1
+    where = "left out on this line" if os.environ.get("STOPSTREAMING_MATRIX_LINE") else "run here only"
+    detail = ", ".join(f"{n} {m}" for m, n in sorted(by_marker.items()))
+    terminalreporter.write_line(
+        f"stopstreaming: {len(split['every_line'])} tests for every Spark line; "
+        f"{len(split['default_line'])} for the default line ({where}): {detail or 'none'}"
+    )
 
 
 def wait_for(
@@ -306,7 +390,7 @@ def start_driver(tmp_path: Any) -> Iterator[Callable[..., Driver]]:
         out_path = str(tmp_path / f"driver-{len(started)}.out")
         out = open(out_path, "w", encoding="utf-8")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(
-            [sys.executable, app, __import__("json").dumps(options), *names],
+            [sys.executable, app, json.dumps(options), *names],
             stdout=out, stderr=subprocess.STDOUT, env={**spark_env(), **(env or {})},
         )  # fmt: skip
 

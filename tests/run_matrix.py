@@ -1,5 +1,9 @@
-"""`make test-matrix`: the whole pytest suite against several PySpark versions, each in its own
-virtualenv under .venv-matrix/, then a table version -> passed / failed / skipped.
+"""`make test-matrix`: the pytest suite against several PySpark versions, each in its own virtualenv
+under .venv-matrix/, then a table version -> passed / failed / skipped / left to the default line.
+
+Each line runs the tests that can fail on it: those marked `transport`, `tooling` or `components`
+(see tests/conftest.py) run once, on the default line (`make test`), and each line prints how many
+it left there and why. The next line's virtualenv is installed while a line's tests run.
 
 usage: run_matrix.py [--python python3] VERSION [VERSION ...]
 """
@@ -14,6 +18,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,45 +33,39 @@ def run(cmd: list[str], **kw) -> None:
 EXTRA = {"3.": ["pyarrow<17", "pandas<2.3", "numpy<2"]}
 
 
-def one(python: str, version: str) -> dict:
+def prepare(python: str, version: str) -> Path:
+    """The virtualenv of ``version``, made once (a download and an unpack, little CPU)."""
     venv = ROOT / ".venv-matrix" / version
     py = venv / "bin" / "python"
     if not (venv / ".ready").exists():
+        quiet = {"stdout": subprocess.DEVNULL}
         run([python, "-m", "venv", "--clear", str(venv)])
-        run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"])
+        run([str(py), "-m", "pip", "install", "-q", "--upgrade", "pip"], **quiet)
         extra = next((pins for prefix, pins in EXTRA.items() if version.startswith(prefix)), [])
         req = str(ROOT / "requirements-dev.txt")
-        run([str(py), "-m", "pip", "install", "-q", f"pyspark[connect]=={version}", *extra, "-r", req])
+        run(
+            [str(py), "-m", "pip", "install", "-q", f"pyspark[connect]=={version}", *extra, "-r", req],
+            **quiet,
+        )
         (venv / ".ready").touch()
+    return py
+
+
+def one(py: Path, version: str, workers: int) -> dict:
+    venv = py.parent.parent
     wheel = sorted(glob.glob(str(ROOT / "python" / "dist" / "stopstreaming-*-py3-none-any.whl")))[-1]
     run([str(py), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", wheel])
-    report = venv / "junit.xml"
+    report, split_report = venv / "junit.xml", venv / "split.json"
     t0 = time.time()
-    # One image per Spark line would add minutes per version to CI's 90: the container tests
-    # (tests/test_docker.py) run on the default line only, in `make test`.
     env = {
         **os.environ,
-        "STOPSTREAMING_SKIP_DOCKER": "the Docker tests run on the default Spark line only (make test)",
+        "STOPSTREAMING_MATRIX_LINE": version,
+        "STOPSTREAMING_SPLIT_REPORT": str(split_report),
     }
-    rc = subprocess.run(
-        [
-            str(py),
-            "-m",
-            "pytest",
-            str(ROOT / "tests"),
-            "-q",
-            f"--junitxml={report}",
-            "-p",
-            "no:cacheprovider",
-            "--durations=10",
-            # Real brokers and object stores, with jars of one Spark line: `make test` runs them
-            # on the default line only.
-            "-m",
-            "not heavy",
-        ],
-        cwd=ROOT,
-        env=env,
-    ).returncode
+    cmd = [str(py), "-m", "pytest", str(ROOT / "tests"), "-q", f"--junitxml={report}", "--durations=10"]
+    if workers:
+        cmd += ["-n", str(workers), "--dist", "loadfile"]
+    rc = subprocess.run(cmd, cwd=ROOT, env=env).returncode
     counts = {"passed": 0, "failed": 0, "skipped": 0}
     if report.exists():
         suite = ET.parse(report).getroot()
@@ -75,18 +74,46 @@ def one(python: str, version: str) -> dict:
         failed = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
         skipped = int(suite.get("skipped", 0))
         counts = {"passed": total - failed - skipped, "failed": failed, "skipped": skipped}
-    return {"version": version, **counts, "exit": rc, "minutes": round((time.time() - t0) / 60, 1)}
+    left = json.loads(split_report.read_text())["default_line"] if split_report.exists() else []
+    return {
+        "version": version,
+        **counts,
+        "left": len(left),
+        "exit": rc,
+        "minutes": round((time.time() - t0) / 60, 1),
+        "left_tests": left,
+    }
+
+
+def print_left(rows: list[dict]) -> None:
+    """What every line left to the default line, grouped by its reason (the same on every line)."""
+    if not rows or not rows[0]["left_tests"]:
+        return
+    by_reason: dict[tuple[str, str], list[str]] = {}
+    for t in rows[0]["left_tests"]:
+        by_reason.setdefault((t["marker"], t["reason"]), []).append(t["test"])
+    print("\nLeft to the default line (make test), by reason:")
+    for (marker, reason), tests in sorted(by_reason.items()):
+        files = sorted({t.split("::")[0] for t in tests})
+        print(f"  {marker:<10} {len(tests):>3}  {reason}  [{', '.join(f.split('/')[-1] for f in files)}]")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--workers", type=int, default=2, help="pytest-xdist workers per line (0: serial)")
     ap.add_argument("versions", nargs="+")
     args = ap.parse_args()
-    rows = [one(args.python, v) for v in args.versions]
-    print("\nPySpark   passed  failed  skipped  minutes")
+    rows = []
+    with ThreadPoolExecutor(1) as installer:
+        ready = [installer.submit(prepare, args.python, v) for v in args.versions]
+        for version, venv in zip(args.versions, ready):
+            rows.append(one(venv.result(), version, args.workers))
+    print("\nPySpark   passed  failed  skipped  left  minutes")
     for r in rows:
-        print(f"{r['version']:<9} {r['passed']:>6}  {r['failed']:>6}  {r['skipped']:>7}  {r['minutes']:>7}")
+        cells = (r["passed"], r["failed"], r["skipped"], r["left"], r["minutes"])
+        print(f"{r['version']:<9} " + "  ".join(f"{c:>{w}}" for c, w in zip(cells, (6, 6, 7, 4, 7))))
+    print_left(rows)
     (ROOT / ".venv-matrix" / "results.json").write_text(json.dumps(rows, indent=2))
     return 0 if all(r["failed"] == 0 and r["exit"] == 0 for r in rows) else 1
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
+
 from stopstreaming.backend import Backend
 from stopstreaming.classic import ClassicBackend
 from stopstreaming.connect import ConnectBackend
+
+pytestmark = pytest.mark.tooling("compares the signatures of our two Python backends; no Spark call")
 
 
 def test_both_backends_implement_the_protocol_with_its_signatures():

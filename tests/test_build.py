@@ -5,9 +5,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.tooling("make's dependency rules; no Spark runs")
 def test_make_build_does_no_work_when_nothing_changed():
     # `make test` built everything just before; a dry run lists what would run again.
     r = subprocess.run(["make", "-n", "build"], cwd=ROOT, capture_output=True, text=True, timeout=60)

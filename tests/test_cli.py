@@ -10,7 +10,12 @@ import pytest
 from conftest import TOKEN, BatchRecorder, run_cli, start_noop, start_recorded, wait_for
 from stopstreaming import QueryNotFoundError, RequestError, StopStreamingClient
 
+pytestmark = pytest.mark.tooling(
+    "the CLI renders our HTTP answers as text and exit codes; the stops behind them run on every line"
+)
 
+
+@pytest.mark.smoke
 def test_list_and_show(spark, api):
     q = start_noop(spark, name="cli-listed")
     wait_for(lambda: q.lastProgress is not None)

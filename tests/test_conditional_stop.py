@@ -47,6 +47,7 @@ def _file_query(spark: Any, src: str, ckpt: str, sink: RowSink, name: str) -> An
     )
 
 
+@pytest.mark.smoke
 def test_caught_up_drains_every_file_then_stops_and_a_restart_repeats_nothing(spark, api, tmp_path):
     src, ckpt = str(tmp_path / "in"), str(tmp_path / "ckpt")
     os.makedirs(src)
@@ -108,6 +109,7 @@ def test_request_stop_with_wait_returns_once_the_drain_ended_or_the_wait_ran_out
     other.stop()
 
 
+@pytest.mark.smoke
 def test_batch_n_ends_right_after_batch_n(spark, api, tmp_path):
     rec = BatchRecorder(seconds=0.5)
     q = start_recorded(spark, rec, str(tmp_path / "ckpt"), name="until-batch-3")
@@ -161,7 +163,9 @@ def test_a_source_that_never_runs_dry_stays_pending_until_a_later_request_replac
     )  # fmt: skip
     wait_for(lambda: q.lastProgress is not None, timeout=60)
     assert api.post("/api/v1/queries/never-dry/stop", params={"when": "caught-up"}).status_code == 202
-    time.sleep(5)
+    # Five more batches, each with new rows, and the stop still waits.
+    asked_at = q.lastProgress["batchId"]
+    wait_for(lambda: q.lastProgress["batchId"] >= asked_at + 5, timeout=60, what="five more batches")
     stop = api.query("never-dry")["stop"]
     assert q.isActive and stop["state"] == "PENDING" and stop["when"] == "caught-up"
     listed = [x for x in api.get("/api/v1/queries").json()["queries"] if x["name"] == "never-dry"]
@@ -174,6 +178,7 @@ def test_a_source_that_never_runs_dry_stays_pending_until_a_later_request_replac
     assert not q.isActive
 
 
+@pytest.mark.transport("our parser of stop conditions refuses them before Spark is asked")
 def test_bad_conditions_are_refused_and_change_nothing(spark, api):
     q = start_noop(spark, "bad-when")
     wait_for(lambda: q.lastProgress is not None, timeout=60)

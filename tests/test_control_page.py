@@ -41,6 +41,9 @@ def _use_token(page: Any, token: str) -> None:
     page.click("#token-form button[type=submit]")
 
 
+@pytest.mark.tooling(
+    "the control page's JavaScript over our HTTP API; the stops behind it run on every line elsewhere"
+)
 def test_the_page_lists_queries_stops_one_with_the_button_and_edits_the_conf(spark, api, browser):
     a = start_noop(spark, "page-orders", trigger={"processingTime": "1 minute"})
     b = start_noop(spark, "page-payments", trigger={"processingTime": "1 minute"})
@@ -115,6 +118,9 @@ def test_the_page_lists_queries_stops_one_with_the_button_and_edits_the_conf(spa
     page.close()
 
 
+@pytest.mark.tooling(
+    "the control page's JavaScript over our HTTP API; the stops behind it run on every line elsewhere"
+)
 def test_the_page_pauses_resumes_and_restarts_a_managed_query_with_its_buttons(spark, api, browser):
     import stopstreaming
 
@@ -165,6 +171,9 @@ def test_the_page_pauses_resumes_and_restarts_a_managed_query_with_its_buttons(s
     page.close()
 
 
+@pytest.mark.tooling(
+    "the control page's JavaScript over our HTTP API; the stops behind it run on every line elsewhere"
+)
 def test_the_page_fits_a_phone_screen(spark, api, browser):
     q = start_noop(spark, "page-narrow", trigger={"processingTime": "1 minute"})
     wait_for(lambda: q.lastProgress is not None, timeout=60)
@@ -179,6 +188,9 @@ def test_the_page_fits_a_phone_screen(spark, api, browser):
     page.close()
 
 
+@pytest.mark.tooling(
+    "the control page's JavaScript over our HTTP API; the stops behind it run on every line elsewhere"
+)
 def test_the_page_cannot_be_framed_and_loads_nothing_from_elsewhere(api):
     import requests
 
@@ -260,8 +272,9 @@ def test_without_kill_enabled_the_tab_shows_no_stop_button_and_refuses_a_post(st
     assert _stop_state(d.url, "ui-readonly") is None
 
 
-# A driver of its own with the UI on (about 20 s); the tab's other tests cover each Spark line's UI classes.
-@pytest.mark.heavy
+@pytest.mark.tooling(
+    "the tab's Spark UI classes are tested on every line above; this adds our lifecycle verbs behind them"
+)
 def test_the_spark_ui_tab_pauses_and_resumes_a_managed_query(start_driver, tmp_path):
     import requests
 

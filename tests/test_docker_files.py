@@ -7,7 +7,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
+
+pytestmark = pytest.mark.tooling("reads and validates docker/ files; no Spark runs")
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"

@@ -21,6 +21,8 @@ def _put(api, key, value, version=None):
     return api.request("PUT", f"/api/v1/conf/{quote(key, safe='')}", data=value.encode(), headers=headers)
 
 
+@pytest.mark.transport("our conf store behind our HTTP API and client; no Spark call")
+@pytest.mark.smoke
 def test_put_get_list_delete(api):
     r = _put(api, "dc.basic", "hello")
     assert r.status_code == 200, r.text
@@ -34,6 +36,7 @@ def test_put_get_list_delete(api):
     assert api.request("DELETE", "/api/v1/conf/dc.basic").status_code == 404
 
 
+@pytest.mark.transport("our conf store behind our HTTP API and client; no Spark call")
 def test_rejected_changes_leave_the_store_unchanged(api):
     _put(api, "dc.keep", "kept")
     before = api.get("/api/v1/conf").json()
@@ -48,6 +51,7 @@ def test_rejected_changes_leave_the_store_unchanged(api):
     assert _put(api, "dc.big", "x" * (64 * 1024)).status_code == 200, "exactly 64 KiB is allowed"
 
 
+@pytest.mark.transport("our conf store behind our HTTP API and client; no Spark call")
 def test_compare_and_set_with_two_concurrent_writers(api):
     for round_ in range(10):
         key = f"dc.cas{round_}"
@@ -103,6 +107,7 @@ def test_python_reader_matches_http(spark, api):
     assert conf.as_dict() == {k: v["value"] for k, v in listing["entries"].items()}
 
 
+@pytest.mark.transport("our conf store behind our HTTP API and client; no Spark call")
 def test_client_and_cli(api):
     client = stopstreaming.StopStreamingClient(api.url, TOKEN)
     entry = client.conf_set("dc.cli", "1", if_version=0)

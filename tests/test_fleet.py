@@ -14,6 +14,10 @@ from conftest import SCRIPT, wait_for
 from stopstreaming import AmbiguousQueryError, ConfigurationError, QueryNotFoundError
 from stopstreaming.fleet import Fleet, marker_proof
 
+pytestmark = pytest.mark.tooling(
+    "the fleet reads markers and speaks our HTTP API; the drivers' markers run on every line elsewhere"
+)
+
 FLEET_TOKEN = "fleet-token-0123456789"
 
 
@@ -105,9 +109,6 @@ def test_object_stores_need_their_extra_and_say_which(monkeypatch):
         Fleet("dbfs:/stop")
 
 
-# Two drivers of their own (about 30 s); the fleet is plain HTTP over the JVM's managed state, the
-# same on every Spark line.
-@pytest.mark.heavy
 def test_the_fleet_pauses_and_resumes_a_managed_query_where_it_runs(start_driver, tmp_path):
     shared = str(tmp_path / "fleet")
     os.makedirs(shared)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 import time
 
+import pytest
+
 from conftest import BatchRecorder, start_noop, start_recorded, wait_for
 
 
@@ -17,6 +19,7 @@ def _stop_mid_batch(api, recorder, query, mode: str, delay: float) -> dict:
     return r.json()
 
 
+@pytest.mark.smoke
 def test_graceful_stop_mid_batch_repeats_no_batch_after_restart(spark, api, tmpdir_path):
     """Eight stops at varied points: inside a 1 s batch, and right after a batch ended, while
     the next one is being planned (where Spark 4.1 drops a batch if told to stop too early)."""
@@ -43,6 +46,7 @@ def test_graceful_stop_mid_batch_repeats_no_batch_after_restart(spark, api, tmpd
     assert begun == list(range(begun[0], begun[0] + len(begun))), f"a batch id was skipped: {begun}"
 
 
+@pytest.mark.smoke
 def test_immediate_stop_mid_batch_runs_that_batch_again(spark, api, tmpdir_path):
     """What immediate costs: the batch in flight is cut (its write job is cancelled), is not
     committed, and runs again on restart. A non-idempotent sink sees it twice."""
@@ -64,6 +68,7 @@ def test_immediate_stop_mid_batch_runs_that_batch_again(spark, api, tmpdir_path)
     assert recorder.ids("begin")[n] == cut, "the cut batch ran again: immediate stop repeats it"
 
 
+@pytest.mark.smoke
 def test_idle_query_with_ten_minute_trigger_stops_at_once(spark, api):
     q = start_noop(spark, trigger={"processingTime": "10 minutes"})
     wait_for(

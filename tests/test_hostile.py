@@ -26,10 +26,12 @@ from conftest import SCRIPT, TOKEN, wait_for
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
-# The HTTP server, the audit trail and the stop-directory watcher do not depend on the Spark line, and
-# these three attacks take a minute or more each: `make test` runs them, `make test-matrix` leaves
-# them out (its `-m "not heavy"`) to stay inside CI's time. The UI tab's test runs on every line.
-_default_line_only = pytest.mark.heavy
+# The HTTP server, the audit trail and the stop-directory reader are ours and answer before Spark is
+# asked anything: `make test` runs these attacks on the default line. The UI tab's test runs on every
+# line (its servlet classes are Spark's).
+_ours = pytest.mark.transport(
+    "attacks on our HTTP server and stop-directory reader, refused before Spark is asked"
+)
 
 
 def _options(stop_dir: str | None = None, **more: Any) -> dict[str, Any]:
@@ -59,7 +61,7 @@ def _events(url: str) -> list[dict[str, Any]]:
 # --- refusals cost a bounded amount of memory, records and log lines ------------------------------
 
 
-@_default_line_only
+@_ours
 def test_a_flood_of_refusals_is_sampled_and_keeps_the_real_records(start_driver):
     d = start_driver(_options(), "victim", "done-by-operator")
     # A real action first: it must survive whatever comes after.
@@ -132,7 +134,7 @@ def _hold(url: str, count: int, seconds: float) -> tuple[threading.Thread, threa
     return runner, done
 
 
-@_default_line_only
+@_ours
 def test_300_half_sent_requests_leave_the_operator_answered_within_2s(start_driver):
     d = start_driver(_options(), "victim")
     runner, done = _hold(d.url, 300, seconds=25)
@@ -227,6 +229,7 @@ class _Trap(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@_ours
 def test_the_fleet_sends_the_token_only_to_drivers_whose_marker_proves_it(start_driver, tmp_path):
     shared = str(tmp_path / "fleet")
     os.makedirs(shared)
@@ -283,6 +286,7 @@ def test_the_fleet_sends_the_token_only_to_drivers_whose_marker_proves_it(start_
         trap.shutdown()
 
 
+@_ours
 def test_a_token_over_plain_http_to_another_host_warns():
     from stopstreaming import StopStreamingClient
     from stopstreaming.client import InsecureTokenWarning
@@ -297,6 +301,7 @@ def test_a_token_over_plain_http_to_another_host_warns():
         StopStreamingClient("https://driver.example.com:8558", "secret")
 
 
+@_ours
 def test_the_cli_refuses_a_token_on_its_command_line():
     env = {k: v for k, v in os.environ.items() if not k.startswith("STOPSTREAMING_")}
     r = subprocess.run(
@@ -309,7 +314,7 @@ def test_the_cli_refuses_a_token_on_its_command_line():
 # --- the stop directory: no file can freeze the watcher, text stays text ---------------------------
 
 
-@_default_line_only
+@_ours
 def test_a_fifo_swapped_in_costs_one_poll_and_freezes_nothing(start_driver, tmp_path):
     shared = str(tmp_path / "stops")
     os.makedirs(shared)
@@ -370,6 +375,7 @@ def test_a_fifo_swapped_in_costs_one_poll_and_freezes_nothing(start_driver, tmp_
     _untouched(d.url, "victim")
 
 
+@_ours
 def test_a_stop_file_with_a_duplicate_key_is_refused_and_errors_are_escaped(start_driver, tmp_path):
     shared = str(tmp_path / "stops")
     os.makedirs(shared)

@@ -10,6 +10,8 @@ import requests
 
 from conftest import Api, start_noop, wait_for
 
+pytestmark = pytest.mark.transport("the error table of our HTTP router, answered before any Spark call")
+
 
 @pytest.fixture
 def victim(spark, api):
@@ -34,6 +36,7 @@ def _error(r: requests.Response, code: int, kind: str | None = None) -> str:
     return body["error"]
 
 
+@pytest.mark.smoke
 def test_health_needs_no_token(api):
     r = requests.get(api.url + "/api/v1/health", timeout=10)
     assert r.status_code == 200 and r.json()["status"] == "UP"
@@ -90,6 +93,7 @@ def test_401_comes_before_404_so_paths_do_not_leak(api):
     _error(Api(api.url, token=None).get("/no/such/thing"), 401)
 
 
+@pytest.mark.smoke
 def test_404_unknown_query(api, victim):
     _error(api.post("/api/v1/queries/00000000-0000-0000-0000-000000000000/stop"), 404, "query-not-found")
     _error(api.get("/api/v1/queries/no-such-name"), 404, "query-not-found")

@@ -3,7 +3,7 @@ non-idempotent sink: graceful stops in mid-batch through the HTTP API, restarts 
 then a caught-up drain. Every record must land exactly once and no batch id twice.
 
 The broker and the Kafka source are jars fetched from Maven Central by their coordinates
-(tests/maven_jars.py, cached); the test runs on the default Spark line only (marker `heavy`).
+(tests/maven_jars.py, cached); the test runs on the default Spark line only (marker `components`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ import requests
 
 from conftest import free_port, spark_env, wait_for
 
-pytestmark = [pytest.mark.heavy, pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.components("a real Kafka broker and the Kafka source jar of one Spark line, set up once"),
+    pytest.mark.timeout(900),
+]
 
 KAFKA = "org.apache.kafka:kafka_2.13:4.1.1"
 APP = Path(__file__).parent / "apps" / "kafka_sink_app.py"

@@ -63,6 +63,7 @@ def _lifecycle_events(api: Any, name: str) -> list[dict[str, Any]]:
     return [e for e in r.json()["events"] if e["kind"] == "lifecycle" and e["queryName"] == name]
 
 
+@pytest.mark.smoke
 def test_pause_mid_batch_resume_and_restart_repeat_nothing_and_lose_nothing(spark, api, tmpdir_path):
     sink = AppendingSink()
     managed = stopstreaming.manage(spark, "lc-orders", _rate_query("lc-orders", sink, tmpdir_path))
@@ -171,8 +172,8 @@ def test_a_query_stopped_on_purpose_is_not_restarted(spark, api):
     r = api.post("/api/v1/queries/lc-purpose/stop", params={"wait": "30s"})
     assert r.status_code == 200, r.text
     assert managed.await_termination(timeout=30) is True
-    time.sleep(0.5)
-    assert managed.view()["state"] == "STOPPED" and managed.view()["runs"] == 1
+    wait_for(lambda: managed.view()["state"] == "STOPPED", timeout=30, what="STOPPED")
+    assert managed.view()["runs"] == 1
     assert not [q for q in spark.streams.active if q.name == "lc-purpose"]
     # The name may be managed again once it is finished.
     again = stopstreaming.manage(spark, "lc-purpose", start)
@@ -264,8 +265,9 @@ def test_cli_restarts_three_queries_in_order(spark, api):
     assert all(h.state == "STOPPED" for h in handles)
 
 
-# Two drivers in a row (about 25 s); what it checks lives in the conf store, the same on every Spark line.
-@pytest.mark.heavy
+# Two drivers in a row: the pause is kept in our conf file and read back at start; the paused query's
+# stop and its restart from the checkpoint are on every line in the tests above.
+@pytest.mark.tooling("the pause is kept in our conf file and read back by our code at start")
 def test_a_pause_survives_a_driver_restart(start_driver, tmp_path):
     options = {
         "rest_port": 0,

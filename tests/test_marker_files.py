@@ -7,6 +7,8 @@ import os
 import socket
 import threading
 
+import pytest
+
 from conftest import BatchRecorder, start_noop, start_recorded, wait_for
 
 
@@ -31,6 +33,7 @@ def test_marker_tells_what_runs_and_where_to_ask(spark, api, stop_dir):
     wait_for(lambda: not os.path.exists(_marker(stop_dir, q)), what="marker removed once the query ended")
 
 
+@pytest.mark.smoke
 def test_deleting_the_marker_stops_gracefully_and_restart_recreates_it(spark, api, stop_dir, tmpdir_path):
     recorder = BatchRecorder(seconds=1.0)
     q = start_recorded(spark, recorder, tmpdir_path, name="marker-graceful")
@@ -67,6 +70,7 @@ def test_stop_file_by_name_with_options(spark, api, stop_dir):
     wait_for(lambda: not os.path.exists(path), what="the handled stop file is removed")
 
 
+@pytest.mark.smoke
 def test_stop_file_with_bad_content_stops_nothing_and_says_why(spark, api, stop_dir):
     q = start_noop(spark, name="keep-running")
     wait_for(lambda: os.path.exists(_marker(stop_dir, q)))

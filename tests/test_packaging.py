@@ -15,6 +15,7 @@ from stopstreaming import session as ss
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.tooling("which jar the wheel carries and picks; no Spark runs")
 def test_jar_path_points_at_the_jar_of_the_installed_pyspark():
     import pyspark
 
@@ -25,6 +26,8 @@ def test_jar_path_points_at_the_jar_of_the_installed_pyspark():
     assert jar.name == f"stopstreaming-{line}-{stopstreaming.__version__}-assembly.jar"
 
 
+@pytest.mark.tooling("which jar the wheel carries and picks; no Spark runs")
+@pytest.mark.smoke
 def test_jar_choice_by_spark_version():
     assert stopstreaming.spark_line("3.5.8") == "spark3_2.12"
     for v in ("4.0.1", "4.1.4", "4.2.0", "4.3.0"):
@@ -35,6 +38,7 @@ def test_jar_choice_by_spark_version():
             stopstreaming.jar_path(v)
 
 
+@pytest.mark.tooling("which jar the wheel carries and picks; no Spark runs")
 def test_wheel_holds_one_jar_per_spark_line():
     wheels = sorted((ROOT / "python" / "dist").glob(f"stopstreaming-{stopstreaming.__version__}-*.whl"))
     assert wheels, "make build writes the wheel to python/dist; make test runs it first"
@@ -47,6 +51,7 @@ def test_wheel_holds_one_jar_per_spark_line():
     ], jars
 
 
+@pytest.mark.tooling("reads the two jars of the wheel, one per line, from any line")
 @pytest.mark.parametrize("spark_version", ["3.5.8", "4.1.4"])
 def test_jar_shades_its_dependencies(spark_version):
     names = zipfile.ZipFile(stopstreaming.jar_path(spark_version)).namelist()
@@ -91,6 +96,7 @@ def test_configure_keeps_spark_plugins_and_the_drivers_jars(spark):
     assert opts["spark.jars"].split(",").count(stopstreaming.jar_path()) == 1
 
 
+@pytest.mark.tooling("which jar the wheel carries and picks; no Spark runs")
 def test_configure_checks_its_arguments():
     with pytest.raises(stopstreaming.ConfigurationError, match="SparkSession.Builder"):
         stopstreaming.configure({"spark.master": "local"})

@@ -28,6 +28,7 @@ def _await_in_thread(query, config=None):
     return t, box
 
 
+@pytest.mark.smoke
 def test_returns_after_an_http_stop_with_the_plugin_settings(spark, api):
     q = start_noop(spark, name="await-default")
     t, box = _await_in_thread(q)

@@ -6,6 +6,8 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from conftest import run_cli, start_noop, stopstreaming_threads, wait_for
 
 
@@ -36,6 +38,7 @@ def test_queries_of_default_and_new_sessions_are_registered(spark, api):
     q2.stop()
 
 
+@pytest.mark.smoke
 def test_stop_by_id_and_by_name_on_one_port(spark, api):
     a = start_noop(spark, name="by-name")
     b = start_noop(spark)
@@ -69,6 +72,7 @@ def test_ended_queries_stay_visible_with_their_error(spark, api, tmpdir_path):
     assert "failing" in [x["name"] for x in api.get("/api/v1/queries").json()["queries"]]
 
 
+@pytest.mark.smoke
 def test_fifty_concurrent_stops_make_one_stop(spark, api):
     q = start_noop(spark, name="concurrent")
     wait_for(lambda: q.lastProgress is not None, what="first progress")

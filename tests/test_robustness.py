@@ -81,6 +81,9 @@ def fuzz_victim(spark, api):
     return q
 
 
+@pytest.mark.transport(
+    "our HTTP server under hostile requests; the requests are refused before Spark is asked"
+)
 def test_fuzzed_requests_never_5xx_and_change_nothing(api, fuzz_victim):
     tried = 0
 
@@ -117,6 +120,9 @@ def test_fuzzed_requests_never_5xx_and_change_nothing(api, fuzz_victim):
     print(f"\nrobustness: {tried} fuzzed requests, no 5xx, nothing stopped or changed")
 
 
+@pytest.mark.transport(
+    "our HTTP server under hostile requests; the requests are refused before Spark is asked"
+)
 def test_jdk_level_refusals_are_4xx_and_stop_nothing(api, fuzz_victim):
     for target in ("//api", f"/stop/{fuzz_victim.id}%zz", "/a|b"):
         status, _, _ = _raw_request(api.url, "POST", target, {"Authorization": f"Bearer {TOKEN}"}, b"")
@@ -131,6 +137,9 @@ def _health_within(api, seconds: float) -> float:
     return time.monotonic() - t0
 
 
+@pytest.mark.transport(
+    "our HTTP server under hostile requests; the requests are refused before Spark is asked"
+)
 def test_slow_and_broken_clients_do_not_block_others(api):
     u = urlparse(api.url)
     stop = threading.Event()

@@ -1,6 +1,6 @@
 """Marker files, stop files and the fleet on an object store: moto's S3 server on 127.0.0.1, reached
 by the driver through `s3a://` (hadoop-aws of Spark's Hadoop, fetched from Maven Central and
-cached) and by the fleet through fsspec/s3fs. Runs on the default Spark line only (marker `heavy`).
+cached) and by the fleet through fsspec/s3fs. Runs on the default Spark line only (marker `components`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ import requests
 
 from conftest import free_port, run_cli, wait_for
 
-pytestmark = [pytest.mark.heavy, pytest.mark.timeout(600)]
+pytestmark = [
+    pytest.mark.components("moto's S3 server and the hadoop-aws jar of one Spark line's Hadoop, set up once"),
+    pytest.mark.timeout(600),
+]
 
 BUCKET = "stopstreaming-tests"
 SIMPLE_CREDENTIALS = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"

@@ -12,6 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
+import pytest
 import requests
 
 from conftest import TOKEN, start_noop, wait_for
@@ -41,6 +42,7 @@ def http(method: str, path: str, host: str, headers: dict[str, str] | None = Non
 # --- without a token (the default): web pages and DNS rebinding ---------------------------------
 
 
+@pytest.mark.transport("our HTTP server's origin, host and connection guards, before Spark is asked")
 def test_without_a_token_a_web_page_and_a_rebound_name_stop_nothing(start_driver):
     d = start_driver({"rest_port": 0}, "orders")
     u = urlparse(d.url)
@@ -76,6 +78,7 @@ def test_without_a_token_a_web_page_and_a_rebound_name_stop_nothing(start_driver
 # --- with a token: origins are allowed only when listed ------------------------------------------
 
 
+@pytest.mark.transport("our HTTP server's origin, host and connection guards, before Spark is asked")
 def test_with_a_token_only_listed_origins_are_allowed_and_get_cors_headers(spark, api):
     q = start_noop(spark, "cors-q")
     auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -121,6 +124,7 @@ def test_with_a_token_only_listed_origins_are_allowed_and_get_cors_headers(spark
 # --- slow and broken clients ---------------------------------------------------------------------
 
 
+@pytest.mark.transport("our HTTP server's origin, host and connection guards, before Spark is asked")
 def test_sixteen_bad_clients_do_not_freeze_the_api(spark, api):
     q = start_noop(spark, "slow-clients-q", trigger={"processingTime": "10 minutes"})
     wait_for(lambda: q.lastProgress is not None, timeout=60)
@@ -178,9 +182,12 @@ def test_sixteen_bad_clients_do_not_freeze_the_api(spark, api):
 # --- long waits hold no thread --------------------------------------------------------------------
 
 
+@pytest.mark.transport(
+    "our server answers waits without holding a thread; the stops themselves run on every line"
+)
 def test_twelve_long_graceful_stops_with_wait_are_all_answered(start_driver):
     names = [f"long-{i}" for i in range(12)]
-    d = start_driver({"rest_port": 0, "batch_seconds": 40}, *names)
+    d = start_driver({"rest_port": 0, "batch_seconds": 20}, *names)
     wait_for(
         lambda: d.output().count("BATCH BEGIN") >= 12, timeout=120, what="a batch of every query in flight"
     )
@@ -202,7 +209,7 @@ def test_twelve_long_graceful_stops_with_wait_are_all_answered(start_driver):
     for r in answers:
         assert r.status_code == 200, r.text
         assert r.json()["stop"]["state"] == "STOPPED" and r.json()["active"] is False
-    assert took > 20, "the stops really waited for their batches"
+    assert took > 10, "the stops really waited for their batches"
     out = d.output()
     for name in names:
         assert out.count(f"BATCH BEGIN {name} ") == out.count(f"BATCH END {name} "), "every batch finished"
@@ -212,6 +219,7 @@ def test_twelve_long_graceful_stops_with_wait_are_all_answered(start_driver):
 # --- the token stays off command lines ------------------------------------------------------------
 
 
+@pytest.mark.tooling("configure() writes the token to a file; Spark only passes the path on")
 def test_the_token_is_on_no_command_line(spark):
     pid = spark._jvm.java.lang.ProcessHandle.current().pid()
     with open(f"/proc/{pid}/cmdline", "rb") as f:

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 import stopstreaming
@@ -40,6 +41,7 @@ def _submit_app(
     return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=spark_env())
 
 
+@pytest.mark.smoke
 def test_sigterm_mid_batch_completes_the_batch_and_restart_repeats_nothing(tmpdir_path):
     checkpoint, log = os.path.join(tmpdir_path, "ckpt"), os.path.join(tmpdir_path, "batches.log")
     with open(os.path.join(tmpdir_path, "run1.out"), "w") as out:

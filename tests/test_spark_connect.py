@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.smoke
 def test_connect_session_queries_are_registered_and_stopped_over_http():
     # Its own process: a Connect client cannot share this process with the classic session.
     proc = subprocess.run(

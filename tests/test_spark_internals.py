@@ -12,7 +12,12 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 from conftest import start_noop, wait_for
+
+# A second or two in all, and the first thing to break on a new Spark release.
+pytestmark = pytest.mark.smoke
 
 
 def _frames(spark: Any) -> Any:

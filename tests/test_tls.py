@@ -15,6 +15,10 @@ import requests
 import stopstreaming
 from conftest import SCRIPT
 
+pytestmark = pytest.mark.transport(
+    "TLS of the JDK server in front of the plugin; Spark is not involved in a handshake"
+)
+
 KEYTOOL = shutil.which("keytool")
 
 
