@@ -21,13 +21,18 @@ SBT_LAUNCHER := $(HOME)/.sbt/launchers/$(SBT_VERSION)/sbt-launch-$(SBT_VERSION).
 SETUP_STAMP := $(VENV)/.setup-pyspark-$(SPARK_VERSION)
 # The slowest tests are listed at the end of each run: CI has 90 minutes for `make test` and the matrix.
 PYTEST_ARGS ?= --durations=15
+# Two pytest workers (pytest-xdist), each taking a whole test file at a time so a file's shared set-up
+# (a Docker image, a broker) stays in one worker; PYTEST_WORKERS=0 runs one test at a time.
+PYTEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 
-.PHONY: help setup tools build jar wheel test test-scala test-python test-matrix demo bench robustness lint fmt clean
+.PHONY: help setup tools build jar wheel test test-quick test-scala test-python test-matrix demo bench robustness lint fmt clean
 
 help:
 	@echo "make setup   sbt launcher + $(VENV) with PySpark $(SPARK_VERSION) and dev tools"
 	@echo "make build   plugin jar + wheel (jar inside), installed into $(VENV)"
 	@echo "make test    Scala tests + pytest against real Spark (the test command)"
+	@echo "make test-quick   the smoke set + the tests a change touched (BASE=rev to compare with a commit)"
 	@echo "make test-matrix  Scala tests on Spark $(SPARK3_BUILD_VERSION), pytest on PySpark $(MATRIX)"
 	@echo "make demo    local Spark with the plugin, demo queries, control server on localhost:8558"
 	@echo "make bench   benchmarks; writes bench/results/latest.json"
@@ -67,20 +72,27 @@ JVM_INPUTS := $(shell find jvm/src/main examples/scala/src -type f) build.sbt pr
   project/plugins.sbt python/src/stopstreaming/VERSION
 JAR4 := $(JAR_DIR)/stopstreaming-spark4_2.13-$(VERSION)-assembly.jar
 JAR3 := $(JAR_DIR)/stopstreaming-spark3_2.12-$(VERSION)-assembly.jar
+BUILD_REPO := target/maven-repo/io/github/stopstreaming
+POM4 := $(BUILD_REPO)/stopstreaming-spark4_2.13/$(VERSION)/stopstreaming-spark4_2.13-$(VERSION).pom
+POM3 := $(BUILD_REPO)/stopstreaming-spark3_2.12/$(VERSION)/stopstreaming-spark3_2.12-$(VERSION).pom
 WHEEL := python/dist/stopstreaming-$(VERSION)-py3-none-any.whl
 WHEEL_STAMP := $(VENV)/.wheel-installed
 
-$(JAR4): $(JVM_INPUTS) | $(SBT_LAUNCHER)
-	$(SBT) jvm/assembly examples/package < /dev/null
+# Each line's artifact is also published into target/maven-repo, a Maven repository on disk, so that
+# tests/test_packages.py resolves it with `spark-submit --packages` without an sbt run of its own.
+PUBLISH_TO_BUILD_REPO := "set ThisBuild / publishTo := Some(Resolver.file(\"build-repo\", file(\"target/maven-repo\")))"
+
+$(JAR4) $(POM4) &: $(JVM_INPUTS) | $(SBT_LAUNCHER)
+	$(SBT) $(PUBLISH_TO_BUILD_REPO) jvm/assembly jvm/publish examples/package < /dev/null
 	rm -f $(JAR_DIR)/stopstreaming-spark4_2.13-*.jar
-	cp jvm/target/scala-2.13/$(notdir $@) $@
+	cp jvm/target/scala-2.13/$(notdir $(JAR4)) $(JAR4)
 
-$(JAR3): $(JVM_INPUTS) | $(SBT_LAUNCHER)
-	$(SBT) -Dspark.version=$(SPARK3_BUILD_VERSION) jvm/assembly examples/package < /dev/null
+$(JAR3) $(POM3) &: $(JVM_INPUTS) | $(SBT_LAUNCHER)
+	$(SBT) -Dspark.version=$(SPARK3_BUILD_VERSION) $(PUBLISH_TO_BUILD_REPO) jvm/assembly jvm/publish examples/package < /dev/null
 	rm -f $(JAR_DIR)/stopstreaming-spark3_2.12-*.jar
-	cp jvm/target/scala-2.12/$(notdir $@) $@
+	cp jvm/target/scala-2.12/$(notdir $(JAR3)) $(JAR3)
 
-jar: $(JAR4) $(JAR3)
+jar: $(JAR4) $(JAR3) $(POM4) $(POM3)
 
 $(WHEEL): $(JAR4) $(JAR3) $(shell find python/src -name '*.py') python/pyproject.toml python/setup.py | $(SETUP_STAMP)
 	rm -rf python/dist python/build
@@ -99,14 +111,19 @@ test-scala: $(SBT_LAUNCHER)
 	$(SBT) jvm/test < /dev/null
 
 test-python: build
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	STOPSTREAMING_SPLIT_REPORT=$(VENV)/split.json $(PY) -m pytest tests $(XDIST) $(PYTEST_ARGS)
 
 test: build test-scala test-python
+
+# A developer's loop: the smoke set (marker `smoke`) and the tests of what differs from BASE (HEAD by
+# default), with sbt's testQuick when JVM sources changed; see docs/development.md.
+test-quick: build
+	$(PY) tests/quick.py $(if $(BASE),--base $(BASE))
 
 # Each PySpark in its own virtualenv (.venv-matrix/<version>); prints version -> passed/failed/skipped.
 test-matrix: build
 	$(SBT) -Dspark.version=$(SPARK3_BUILD_VERSION) jvm/test < /dev/null
-	$(PY) tests/run_matrix.py --python $(PYTHON) $(MATRIX)
+	$(PY) tests/run_matrix.py --python $(PYTHON) --workers $(PYTEST_WORKERS) $(MATRIX)
 
 demo: build
 	$(PY) examples/demo.py

@@ -1,0 +1,69 @@
+"""`make test-quick`: the smoke set (pytest marker `smoke`, about two minutes) plus the tests a change
+touched, for a developer's loop; `make test` stays the whole thing.
+
+A change is what differs from BASE (default HEAD: uncommitted and untracked files; BASE=origin/main
+takes in your commits too). Touched tests are the test files the change edits, and the test file of
+each Python module it edits (cli.py -> test_cli.py). When JVM sources changed, sbt's `testQuick` runs
+the Scala suites that failed last time or whose code changed.
+
+usage: quick.py [--base REV] [--print] [pytest args...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def changed_files(base: str) -> list[str]:
+    """Paths (from the repository root) that differ from ``base``, committed or not, and new files."""
+
+    def git(*args: str) -> list[str]:
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        return [line for line in out.splitlines() if line]
+
+    return sorted(
+        set(git("diff", "--name-only", base)) | set(git("ls-files", "--others", "--exclude-standard"))
+    )
+
+
+def touched_tests(files: list[str]) -> list[str]:
+    """The test files a change touches: edited ones, and those named after an edited module."""
+    tests = set()
+    for f in files:
+        p = Path(f)
+        if p.parts[:1] == ("tests",) and p.name.startswith("test_") and p.suffix == ".py":
+            tests.add(p)
+        elif p.parts[:3] == ("python", "src", "stopstreaming") and p.suffix == ".py":
+            tests.add(Path("tests") / f"test_{p.stem}.py")
+    return sorted(str(t) for t in tests if (ROOT / t).exists())
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--base", default=os.environ.get("BASE") or "HEAD")
+    ap.add_argument("--print", action="store_true", help="only print what would run")
+    args, pytest_args = ap.parse_known_args()
+    files = changed_files(args.base)
+    tests = touched_tests(files)
+    jvm = any(f.startswith(("jvm/src/", "build.sbt", "project/")) for f in files)
+    print(f"test-quick: the smoke set + {len(tests)} touched test file(s): {' '.join(tests) or '-'}")
+    print(f"test-quick: Scala suites (sbt testQuick): {'yes' if jvm else 'no JVM source changed'}")
+    if args.print:
+        return 0
+    if jvm:
+        rc = subprocess.run(["./sbt", "jvm/testQuick"], cwd=ROOT, stdin=subprocess.DEVNULL).returncode
+        if rc != 0:
+            return rc
+    env = {**os.environ, "STOPSTREAMING_QUICK_FILES": os.pathsep.join(str(ROOT / t) for t in tests)}
+    cmd = [sys.executable, "-m", "pytest", "tests", "-q", "--durations=5", *pytest_args]
+    return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
