@@ -80,7 +80,13 @@ WHEEL_STAMP := $(VENV)/.wheel-installed
 
 # Each line's artifact is also published into target/maven-repo, a Maven repository on disk, so that
 # tests/test_packages.py resolves it with `spark-submit --packages` without an sbt run of its own.
-PUBLISH_TO_BUILD_REPO := "set ThisBuild / publishTo := Some(Resolver.file(\"build-repo\", file(\"target/maven-repo\")))"
+# Only the jar and its POM: no scaladoc or sources jar, which would add a minute to every build.
+PUBLISH_TO_BUILD_REPO := "set ThisBuild / publishTo := Some(Resolver.file(\"build-repo\", file(\"target/maven-repo\")))" \
+  "set jvm / Compile / packageDoc / publishArtifact := false" "set jvm / Compile / packageSrc / publishArtifact := false"
+# The jar and its POM come from one sbt run: a grouped target (&:), which needs GNU make 4.3 or newer.
+ifeq ($(filter grouped-target,$(.FEATURES)),)
+$(error GNU make 4.3 or newer is needed (this is $(MAKE_VERSION)); on macOS: brew install make, then gmake)
+endif
 
 $(JAR4) $(POM4) &: $(JVM_INPUTS) | $(SBT_LAUNCHER)
 	$(SBT) $(PUBLISH_TO_BUILD_REPO) jvm/assembly jvm/publish examples/package < /dev/null

@@ -61,6 +61,17 @@ def default_line_reason(item: pytest.Item) -> tuple[str, str] | None:
     return None
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # The process that prints the summary (the only one without xdist, the controller with it) clears
+    # the last run's report, so a run that dies before collecting cannot be summed up from it.
+    report = os.environ.get("STOPSTREAMING_SPLIT_REPORT")
+    if report and not hasattr(config, "workerinput"):
+        try:
+            os.unlink(report)
+        except FileNotFoundError:
+            pass
+
+
 def _quick_files() -> set[str] | None:
     files = os.environ.get("STOPSTREAMING_QUICK_FILES")
     if files is None:
@@ -388,9 +399,11 @@ def start_driver(tmp_path: Any) -> Iterator[Callable[..., Driver]]:
 
     def start(options: dict[str, Any], *names: str, env: dict[str, str] | None = None) -> Driver:
         out_path = str(tmp_path / f"driver-{len(started)}.out")
+        options_path = tmp_path / f"driver-{len(started)}.options.json"
+        options_path.write_text(json.dumps(options), encoding="utf-8")
         out = open(out_path, "w", encoding="utf-8")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(
-            [sys.executable, app, json.dumps(options), *names],
+            [sys.executable, app, str(options_path), *names],
             stdout=out, stderr=subprocess.STDOUT, env={**spark_env(), **(env or {})},
         )  # fmt: skip
 

@@ -3,7 +3,8 @@ touched, for a developer's loop; `make test` stays the whole thing.
 
 A change is what differs from BASE (default HEAD: uncommitted and untracked files; BASE=origin/main
 takes in your commits too). Touched tests are the test files the change edits, and the test file of
-each Python module it edits (cli.py -> test_cli.py). When JVM sources changed, sbt's `testQuick` runs
+each Python module it edits (cli.py -> test_cli.py); a change to what many tests share (conftest.py,
+tests/apps/, pytest.ini) touches them all. When JVM sources changed, sbt's `testQuick` runs
 the Scala suites that failed last time or whose code changed.
 
 usage: quick.py [--base REV] [--print] [pytest args...]
@@ -24,16 +25,25 @@ def changed_files(base: str) -> list[str]:
     """Paths (from the repository root) that differ from ``base``, committed or not, and new files."""
 
     def git(*args: str) -> list[str]:
-        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-        return [line for line in out.splitlines() if line]
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"test-quick: git {' '.join(args)} failed: {out.stderr.strip()}")
+        return [line for line in out.stdout.splitlines() if line]
 
-    return sorted(
-        set(git("diff", "--name-only", base)) | set(git("ls-files", "--others", "--exclude-standard"))
-    )
+    # From where this branch left BASE, so that BASE's own newer commits do not count as ours.
+    fork = git("merge-base", base, "HEAD")[0] if base != "HEAD" else "HEAD"
+    new = git("ls-files", "--others", "--exclude-standard")
+    return sorted(set(git("diff", "--name-only", fork)) | set(new))
+
+
+# Shared by many test files: a change to one of these runs every test file.
+_SHARED = ("tests/conftest.py", "tests/apps/", "tests/connect_app.py", "pytest.ini", "requirements-dev.txt")
 
 
 def touched_tests(files: list[str]) -> list[str]:
     """The test files a change touches: edited ones, and those named after an edited module."""
+    if any(f.startswith(_SHARED) for f in files):
+        return sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*.py"))
     tests = set()
     for f in files:
         p = Path(f)

@@ -56,6 +56,9 @@ def one(py: Path, version: str, workers: int) -> dict:
     wheel = sorted(glob.glob(str(ROOT / "python" / "dist" / "stopstreaming-*-py3-none-any.whl")))[-1]
     run([str(py), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", wheel])
     report, split_report = venv / "junit.xml", venv / "split.json"
+    # A run that dies before it collects must not be read from the previous run's files.
+    report.unlink(missing_ok=True)
+    split_report.unlink(missing_ok=True)
     t0 = time.time()
     env = {
         **os.environ,
@@ -108,11 +111,18 @@ def main() -> int:
     with ThreadPoolExecutor(1) as installer:
         ready = [installer.submit(prepare, args.python, v) for v in args.versions]
         for version, venv in zip(args.versions, ready):
-            rows.append(one(venv.result(), version, args.workers))
-    print("\nPySpark   passed  failed  skipped  left  minutes")
+            try:
+                py = venv.result()
+            except (subprocess.CalledProcessError, OSError) as e:
+                print(f"PySpark {version}: its virtualenv could not be installed: {e}", flush=True)
+                rows.append({"version": version, "passed": 0, "failed": 0, "skipped": 0, "left": 0,
+                             "exit": "install", "minutes": 0, "left_tests": []})  # fmt: skip
+                continue
+            rows.append(one(py, version, args.workers))
+    print("\nPySpark   passed  failed  skipped  left  minutes  exit")
     for r in rows:
-        cells = (r["passed"], r["failed"], r["skipped"], r["left"], r["minutes"])
-        print(f"{r['version']:<9} " + "  ".join(f"{c:>{w}}" for c, w in zip(cells, (6, 6, 7, 4, 7))))
+        cells = (r["passed"], r["failed"], r["skipped"], r["left"], r["minutes"], r["exit"])
+        print(f"{r['version']:<9} " + "  ".join(f"{c:>{w}}" for c, w in zip(cells, (6, 6, 7, 4, 7, 4))))
     print_left(rows)
     (ROOT / ".venv-matrix" / "results.json").write_text(json.dumps(rows, indent=2))
     return 0 if all(r["failed"] == 0 and r["exit"] == 0 for r in rows) else 1

@@ -272,9 +272,6 @@ def test_without_kill_enabled_the_tab_shows_no_stop_button_and_refuses_a_post(st
     assert _stop_state(d.url, "ui-readonly") is None
 
 
-@pytest.mark.tooling(
-    "the tab's Spark UI classes are tested on every line above; this adds our lifecycle verbs behind them"
-)
 def test_the_spark_ui_tab_pauses_and_resumes_a_managed_query(start_driver, tmp_path):
     import requests
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -149,53 +148,34 @@ def _docker_stop(c: Any, grace_s: int = STOP_GRACE_S) -> tuple[int, str]:
     return int(wrapped.wait(timeout=30)["StatusCode"]), _logs(c)
 
 
-@dataclass
-class ComposeDemo:
-    container: Any
-    url: str
-    token: str
-    checkpoints: Path
-
-
-@pytest.fixture(scope="module")
-def compose_demo(image: str) -> Iterator[ComposeDemo]:
-    """One compose demo container for the two tests below (a driver's start costs half a minute): the
-    first stops one of its queries over HTTP, the second `docker stop`s the container."""
-    checkpoints = Path(tempfile.mkdtemp(prefix="stopstreaming-docker-"))
-    checkpoints.chmod(0o777)
+def test_compose_demo_lists_and_stops_with_the_token(image: str, shared_dir: Path) -> None:
     port = free_port()
-    demo = ComposeDemo(
-        None, f"http://127.0.0.1:{port}", _demo_service()["environment"]["STOPSTREAMING_TOKEN"], checkpoints
-    )
-    try:
-        with _compose_demo(image, port, checkpoints) as c:
-            demo.container = c
-            _ready(c, demo.url, demo.token, queries=2)
-            yield demo
-    finally:
-        shutil.rmtree(checkpoints, ignore_errors=True)
+    url = f"http://127.0.0.1:{port}"
+    token = _demo_service()["environment"]["STOPSTREAMING_TOKEN"]
+    with _compose_demo(image, port, shared_dir) as c:
+        _ready(c, url, token, queries=2)
+        assert requests.get(url + "/api/v1/queries", timeout=10).status_code == 401
+        listed = requests.get(url + "/api/v1/queries", headers=_auth(token), timeout=10).json()
+        names = {q["name"] for q in listed["queries"]}
+        assert {"demo-orders", "demo-clicks"} <= names
+        r = requests.post(
+            url + "/api/v1/queries/demo-clicks/stop", params={"wait": "60s"}, headers=_auth(token), timeout=90
+        )
+        assert r.status_code == 200 and r.json()["stop"]["state"] == "STOPPED", r.text
+        # The printed examples carry the token, so they work as printed once it is exported.
+        assert 'curl -s -H "Authorization: Bearer $STOPSTREAMING_TOKEN"' in _logs(c)
 
 
-def test_compose_demo_lists_and_stops_with_the_token(compose_demo: ComposeDemo) -> None:
-    url, token, c = compose_demo.url, compose_demo.token, compose_demo.container
-    assert requests.get(url + "/api/v1/queries", timeout=10).status_code == 401
-    listed = requests.get(url + "/api/v1/queries", headers=_auth(token), timeout=10).json()
-    names = {q["name"] for q in listed["queries"]}
-    assert {"demo-orders", "demo-clicks"} <= names
-    r = requests.post(
-        url + "/api/v1/queries/demo-clicks/stop", params={"wait": "60s"}, headers=_auth(token), timeout=90
-    )
-    assert r.status_code == 200 and r.json()["stop"]["state"] == "STOPPED", r.text
-    # The printed examples carry the token, so they work as printed once it is exported.
-    assert 'curl -s -H "Authorization: Bearer $STOPSTREAMING_TOKEN"' in _logs(c)
-
-
-def test_docker_stop_of_the_compose_demo_commits_the_batch_in_flight(compose_demo: ComposeDemo) -> None:
+def test_docker_stop_of_the_compose_demo_commits_the_batch_in_flight(image: str, shared_dir: Path) -> None:
+    port = free_port()
+    service = _demo_service()
     # As `docker compose stop demo` does: SIGTERM, and SIGKILL after the service's grace period.
-    grace_s = int(_demo_service()["stop_grace_period"].rstrip("s"))
-    orders = compose_demo.checkpoints / "orders"
-    batch = wait_for(lambda: _in_flight(orders), timeout=120, every=0.1, what="an orders batch in flight")
-    code, logs = _docker_stop(compose_demo.container, grace_s)
+    grace_s = int(service["stop_grace_period"].rstrip("s"))
+    with _compose_demo(image, port, shared_dir) as c:
+        _ready(c, f"http://127.0.0.1:{port}", service["environment"]["STOPSTREAMING_TOKEN"])
+        orders = shared_dir / "orders"
+        batch = wait_for(lambda: _in_flight(orders), timeout=120, every=0.1, what="an orders batch in flight")
+        code, logs = _docker_stop(c, grace_s)
     assert batch in _batches(orders, "commits"), f"batch {batch} was cut by docker stop:\n{logs[-4000:]}"
     assert code != 137, f"killed after {grace_s}s instead of stopping:\n{logs[-4000:]}"
 

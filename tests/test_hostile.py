@@ -26,11 +26,11 @@ from conftest import SCRIPT, TOKEN, wait_for
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
-# The HTTP server, the audit trail and the stop-directory reader are ours and answer before Spark is
-# asked anything: `make test` runs these attacks on the default line. The UI tab's test runs on every
-# line (its servlet classes are Spark's).
+# The HTTP server and the fleet's client are ours and answer before Spark is asked anything: `make test`
+# runs these attacks on the default line. The UI tab's test (its servlet classes are Spark's) and the
+# stop-file attacks (read through the Hadoop FileSystem and Path of each line) run on every line.
 _ours = pytest.mark.transport(
-    "attacks on our HTTP server and stop-directory reader, refused before Spark is asked"
+    "attacks on our HTTP server and our fleet client, refused before Spark is asked"
 )
 
 
@@ -314,7 +314,6 @@ def test_the_cli_refuses_a_token_on_its_command_line():
 # --- the stop directory: no file can freeze the watcher, text stays text ---------------------------
 
 
-@_ours
 def test_a_fifo_swapped_in_costs_one_poll_and_freezes_nothing(start_driver, tmp_path):
     shared = str(tmp_path / "stops")
     os.makedirs(shared)
@@ -375,7 +374,6 @@ def test_a_fifo_swapped_in_costs_one_poll_and_freezes_nothing(start_driver, tmp_
     _untouched(d.url, "victim")
 
 
-@_ours
 def test_a_stop_file_with_a_duplicate_key_is_refused_and_errors_are_escaped(start_driver, tmp_path):
     shared = str(tmp_path / "stops")
     os.makedirs(shared)

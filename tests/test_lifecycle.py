@@ -265,9 +265,6 @@ def test_cli_restarts_three_queries_in_order(spark, api):
     assert all(h.state == "STOPPED" for h in handles)
 
 
-# Two drivers in a row: the pause is kept in our conf file and read back at start; the paused query's
-# stop and its restart from the checkpoint are on every line in the tests above.
-@pytest.mark.tooling("the pause is kept in our conf file and read back by our code at start")
 def test_a_pause_survives_a_driver_restart(start_driver, tmp_path):
     options = {
         "rest_port": 0,

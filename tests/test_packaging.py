@@ -15,7 +15,6 @@ from stopstreaming import session as ss
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.tooling("which jar the wheel carries and picks; no Spark runs")
 def test_jar_path_points_at_the_jar_of_the_installed_pyspark():
     import pyspark
 

@@ -182,9 +182,6 @@ def test_sixteen_bad_clients_do_not_freeze_the_api(spark, api):
 # --- long waits hold no thread --------------------------------------------------------------------
 
 
-@pytest.mark.transport(
-    "our server answers waits without holding a thread; the stops themselves run on every line"
-)
 def test_twelve_long_graceful_stops_with_wait_are_all_answered(start_driver):
     names = [f"long-{i}" for i in range(12)]
     d = start_driver({"rest_port": 0, "batch_seconds": 20}, *names)
@@ -219,7 +216,6 @@ def test_twelve_long_graceful_stops_with_wait_are_all_answered(start_driver):
 # --- the token stays off command lines ------------------------------------------------------------
 
 
-@pytest.mark.tooling("configure() writes the token to a file; Spark only passes the path on")
 def test_the_token_is_on_no_command_line(spark):
     pid = spark._jvm.java.lang.ProcessHandle.current().pid()
     with open(f"/proc/{pid}/cmdline", "rb") as f:

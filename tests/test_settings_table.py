@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import stopstreaming
 from stopstreaming.settings import DEFAULT_PORT, DEFAULT_STOP_PATH, KIND_TYPES, OPTIONS
-
-pytestmark = pytest.mark.tooling(
-    "our settings declarations against the Python options; one list for every line"
-)
 
 
 def test_python_options_match_the_declared_settings(spark):

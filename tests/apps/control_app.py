@@ -22,7 +22,9 @@ import stopstreaming
 
 
 def main() -> None:
-    options = json.loads(sys.argv[1])
+    # The options come in a file: they may hold a token, which no command line may show.
+    with open(sys.argv[1], encoding="utf-8") as f:
+        options = json.load(f)
     batch_seconds = options.pop("batch_seconds", None)
     managed_root = options.pop("managed", None)
     spark_conf = {"spark.ui.enabled": "false", **options.pop("spark_conf", {})}
