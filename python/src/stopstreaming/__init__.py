@@ -5,12 +5,14 @@ talks to the plugin over Py4J or over its HTTP control API.
 """
 
 from stopstreaming.backend import is_connect_session
+from stopstreaming.checkpoint import inspect_checkpoint
 from stopstreaming.client import StopStreamingClient
 from stopstreaming.config import FileSystemStopConfig, FsType, RestStopConfig, load_config
 from stopstreaming.dynconf import DynamicConf, dynamic_conf
 from stopstreaming.errors import (
     AmbiguousQueryError,
     AuthenticationError,
+    CheckpointError,
     ConfigurationError,
     ConflictError,
     JarNotFoundError,
@@ -36,6 +38,7 @@ __all__ = [
     "PLUGIN_CLASS",
     "AmbiguousQueryError",
     "AuthenticationError",
+    "CheckpointError",
     "ConfigurationError",
     "ConflictError",
     "DynamicConf",
@@ -63,6 +66,7 @@ __all__ = [
     "configure",
     "control_url",
     "dynamic_conf",
+    "inspect_checkpoint",
     "is_connect_session",
     "jar_path",
     "load_config",

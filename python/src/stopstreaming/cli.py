@@ -1,9 +1,12 @@
 """The ``stopstreaming`` command: list, show, stop, pause, resume and restart queries over HTTP.
 
-Exit codes: 0 ok, 1 other error, 2 usage, 3 not found, 4 authentication, 5 unreachable,
-6 timed out (the query still ran when ``--wait`` ran out), 7 conflict (``--if-version`` lost, or
-the pending stop waited for was cancelled),
-8 ambiguous (a name that several running queries have: use the id).
+``stopstreaming checkpoint PATH`` reads a checkpoint without Spark and without a driver.
+
+Exit codes: 0 ok, 1 other error (also: not a checkpoint), 2 usage, 3 not found, 4 authentication,
+5 unreachable, 6 timed out (the query still ran when ``--wait`` ran out), 7 conflict
+(``--if-version`` lost, or the pending stop waited for was cancelled), 8 ambiguous (a name that
+several running queries have: use the id), 9 a restart from this checkpoint re-runs a batch (its
+last planned batch has no commit: the query runs, or its last run was cut).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sys
 import time
 from typing import Any
 
+from stopstreaming.checkpoint import inspect_checkpoint
 from stopstreaming.client import StopStreamingClient
 from stopstreaming.errors import (
     AmbiguousQueryError,
@@ -40,6 +44,7 @@ EXIT_CODES = {
     "timeout": 6,
     "conflict": 7,
     "ambiguous": 8,
+    "rerun": 9,
 }
 
 
@@ -104,6 +109,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     cancel = command("cancel", help="cancel a query's pending conditional stop")
     cancel.add_argument("query", help="query id or name")
+    ckpt = command(
+        "checkpoint", help="read a checkpoint: last planned and committed batch, what a restart re-runs"
+    )
+    ckpt.add_argument(
+        "path", help="the query's checkpointLocation: a path, file:, s3a://, abfss://, gs:// ..."
+    )
     command("managed", help="list the managed queries (started with manage()) and their states")
     pause = command("pause", help="pause a managed query: a graceful stop, then PAUSED until resumed")
     pause.add_argument("query", help="managed query name")
@@ -217,6 +228,38 @@ def _conf(args: argparse.Namespace, client: StopStreamingClient) -> int:
     value = _safe(entry["value"]) if sys.stdout.isatty() else entry["value"]
     print(json.dumps(entry, indent=2) if args.json else value)
     return EXIT_CODES["ok"]
+
+
+def _checkpoint(args: argparse.Namespace) -> int:
+    report = inspect_checkpoint(args.path)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        rerun = report["restartReruns"]
+        rows = [
+            ["query id", str(report["queryId"])],
+            ["last planned batch", str(report["lastPlannedBatch"])],
+            ["last committed batch", str(report["lastCommittedBatch"])],
+            [
+                "a restart",
+                f"re-runs batch {rerun['batch']}" if rerun else f"starts at batch {report['nextBatch']}",
+            ],
+            ["watermark", report["watermark"]],
+        ]
+        if rerun:
+            rows.append(
+                ["re-run from offsets", json.dumps([s["offset"] for s in rerun["fromOffsets"] or []])]
+            )
+            rows.append(["re-run to offsets", json.dumps([s["offset"] for s in rerun["toOffsets"]])])
+        else:
+            rows.append(["source offsets", json.dumps([s["offset"] for s in report["sources"]])])
+        for op in report["stateOperators"]:
+            what = f"{op.get('name') or 'stateful operator'}, {op['partitions']} partitions"
+            rows.append(
+                [f"state operator {op['id']}", what + (f", {op['provider']}" if op["provider"] else "")]
+            )
+        print("\n".join(f"{_safe(k) + ':':<22} {_safe(v)}" for k, v in rows))
+    return EXIT_CODES["ok"] if report["clean"] else EXIT_CODES["rerun"]
 
 
 def _managed_row(m: dict[str, Any]) -> list[str]:
@@ -383,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
+        if args.command == "checkpoint":
+            return _checkpoint(args)
         if args.fleet:
             return _fleet(args)
         client = StopStreamingClient(args.url, _token(args), timeout=args.http_timeout, ca_file=args.ca_file)

@@ -73,3 +73,7 @@ class ManagedQueryFailedError(StopStreamingError):
     def __init__(self, message: str, view: dict | None = None) -> None:
         super().__init__(message)
         self.view = view or {}
+
+
+class CheckpointError(StopStreamingError):
+    """A folder is not a streaming checkpoint, or cannot be read as one."""

@@ -15,10 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
-import stat
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,95 +26,11 @@ from stopstreaming.errors import (
     QueryNotFoundError,
     StopStreamingError,
 )
+from stopstreaming.storage import open_directory
 
 __all__ = ["Driver", "Fleet", "marker_proof"]
 
-_EXTRAS = {
-    "s3": "fleet-s3",
-    "s3a": "fleet-s3",
-    "abfs": "fleet-azure",
-    "abfss": "fleet-azure",
-    "gs": "fleet-gcs",
-}
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-
-
-class _LocalDir:
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def names(self) -> list[str]:
-        try:
-            return os.listdir(self.path)
-        except FileNotFoundError:
-            raise ConfigurationError(f"fleet directory {self.path} does not exist") from None
-
-    def read(self, name: str) -> bytes | None:
-        # Anyone who can write the directory can put a FIFO or a link here: opened without
-        # following links and without waiting, and read only if it is a regular file.
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-        try:
-            fd = os.open(os.path.join(self.path, name), flags)
-        except OSError:
-            return None  # the query ended between the listing and the read, or not a file
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return None
-            with os.fdopen(fd, "rb", closefd=False) as f:
-                return f.read(64 * 1024)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
-
-    def write(self, name: str, data: bytes) -> None:
-        tmp = os.path.join(self.path, f".{name}.{uuid.uuid4().hex}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, os.path.join(self.path, name))
-
-
-class _FsspecDir:
-    def __init__(self, url: str) -> None:
-        scheme = url.split("://", 1)[0].lower()
-        extra = _EXTRAS.get(scheme)
-        try:
-            import fsspec  # noqa: PLC0415 - optional: only object stores need it
-        except ImportError:
-            hint = f"pip install 'stopstreaming[{extra}]'" if extra else "pip install fsspec and its backend"
-            raise ConfigurationError(f"a fleet on {scheme}:// needs fsspec: {hint}") from None
-        try:
-            self.fs, self.path = fsspec.core.url_to_fs(url)
-        except (ImportError, ValueError) as e:
-            hint = f"pip install 'stopstreaming[{extra}]'" if extra else "install fsspec's backend for it"
-            raise ConfigurationError(f"cannot open {url}: {e} ({hint})") from None
-
-    def names(self) -> list[str]:
-        return [p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(self.path, detail=False)]
-
-    def read(self, name: str) -> bytes | None:
-        try:
-            with self.fs.open(f"{self.path}/{name}", "rb") as f:
-                return bytes(f.read(64 * 1024))
-        except OSError:
-            return None
-
-    def write(self, name: str, data: bytes) -> None:
-        with self.fs.open(f"{self.path}/{name}", "wb") as f:
-            f.write(data)
-
-
-def _directory(location: str) -> _LocalDir | _FsspecDir:
-    if location.startswith("dbfs:"):
-        raise ConfigurationError(
-            f"{location}: read DBFS through its mount, e.g. --fleet /dbfs/{location[5:].lstrip('/')}"
-        )
-    if location.startswith("file:"):
-        return _LocalDir(re.sub(r"^file:(//)?", "", location))
-    if "://" in location:
-        return _FsspecDir(location)
-    return _LocalDir(location)
-
 
 _PROOF_VERSION = "stopstreaming-marker-v1"
 
@@ -181,7 +94,7 @@ class Fleet:
         ca_file: str | None = None,
     ) -> None:
         self.location = location
-        self._dir = _directory(location)
+        self._dir = open_directory(location, what="fleet directory")
         self._token, self._timeout, self._ca_file = token, timeout, ca_file
 
     def client(self, url: str) -> StopStreamingClient:
@@ -191,7 +104,11 @@ class Fleet:
     def markers(self) -> list[dict[str, Any]]:
         """Return the markers in the directory: one per registered query of every driver."""
         out = []
-        for name in sorted(self._dir.names()):
+        try:
+            names = self._dir.names()
+        except FileNotFoundError:
+            raise ConfigurationError(f"fleet directory {self.location} does not exist") from None
+        for name in sorted(names):
             if not _UUID.match(name):
                 continue
             raw = self._dir.read(name)

@@ -1,0 +1,136 @@
+"""The checkpoint inspector against checkpoints that real Spark wrote: a windowed count with a
+watermark on the RocksDB state store, stopped gracefully and cut by ``query.stop()`` in mid-batch.
+
+The inspector's answer is checked against what Spark then does: the first batch of a restart from
+the same checkpoint is the one the inspector named (the re-run of a cut batch, or the next one).
+Offsets and commit log formats and state folders change between Spark lines: every line runs this.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+import stopstreaming
+from conftest import SCRIPT, BatchRecorder, wait_for
+
+ROCKSDB = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+
+
+def _start(spark, recorder: BatchRecorder, checkpoint: str, name: str):
+    """A tumbling 10 s window count with a 5 s watermark, on RocksDB, into ``recorder``."""
+    from pyspark.sql import functions as F
+
+    spark.conf.set("spark.sql.streaming.stateStore.providerClass", ROCKSDB)
+    try:
+        counts = (
+            spark.readStream.format("rate").option("rowsPerSecond", 20).load()
+            .withWatermark("timestamp", "5 seconds")
+            .groupBy(F.window("timestamp", "10 seconds")).count()
+        )  # fmt: skip
+        return (
+            counts.writeStream.outputMode("update").foreachBatch(recorder).queryName(name)
+            .option("checkpointLocation", checkpoint).trigger(processingTime="500 milliseconds").start()
+        )  # fmt: skip
+    finally:
+        spark.conf.unset("spark.sql.streaming.stateStore.providerClass")
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STOPSTREAMING_")}
+    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def _first_batch_of_a_restart(spark, checkpoint: str, name: str) -> int:
+    recorder = BatchRecorder(seconds=0.0)
+    q = _start(spark, recorder, checkpoint, name)
+    try:
+        wait_for(lambda: recorder.ids("begin"), timeout=120, what="a batch after the restart")
+    finally:
+        q.stop()
+    return recorder.ids("begin")[0]
+
+
+def test_a_graceful_stop_leaves_a_clean_checkpoint_and_the_restart_starts_where_it_says(spark, tmpdir_path):
+    checkpoint = os.path.join(tmpdir_path, "ckpt")
+    recorder = BatchRecorder(seconds=1.0)
+    q = _start(spark, recorder, checkpoint, "ckpt-graceful")
+    wait_for(
+        lambda: len(recorder.ids("end")) >= 2 and recorder.in_flight(), timeout=120, what="a batch in flight"
+    )
+    body = stopstreaming.request_stop(q, wait="60s")
+    assert body["stop"]["state"] == "STOPPED" and body["stop"]["mode"] == "graceful", body
+    q.awaitTermination()
+    last = recorder.ids("end")[-1]
+
+    report = stopstreaming.inspect_checkpoint(checkpoint)
+    assert report["queryId"] == str(q.id)
+    assert report["clean"] is True and report["state"] == "clean", report
+    assert report["lastPlannedBatch"] == report["lastCommittedBatch"] == last
+    assert report["restartReruns"] is None and report["nextBatch"] == last + 1
+    assert report["offsetsFormat"] == "v1" and report["commitsFormat"] in ("v1", "v2", "v3")
+    assert [s["index"] for s in report["sources"]] == [0] and report["sources"][0]["offset"] is not None
+    assert report["watermarkMs"] > 0, "rows older than the 5 s delay have been seen: the watermark moved"
+    [op] = report["stateOperators"]
+    assert op["partitions"] == 2 and op["provider"] == "RocksDBStateStoreProvider", op
+
+    out = _cli("checkpoint", checkpoint)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert f"starts at batch {last + 1}" in out.stdout and str(q.id) in out.stdout
+    as_json = json.loads(_cli("checkpoint", checkpoint, "--json").stdout)
+    assert as_json["lastCommittedBatch"] == last
+
+    assert _first_batch_of_a_restart(spark, checkpoint, "ckpt-graceful") == last + 1
+
+
+def test_a_cut_batch_is_named_with_its_offsets_and_the_restart_runs_it_again(spark, tmpdir_path):
+    checkpoint = os.path.join(tmpdir_path, "ckpt")
+    recorder = BatchRecorder(seconds=3.0)
+    q = _start(spark, recorder, checkpoint, "ckpt-cut")
+    wait_for(
+        lambda: len(recorder.ids("end")) >= 1 and recorder.in_flight(), timeout=120, what="a batch in flight"
+    )
+    cut = recorder.ids("begin")[-1]
+    q.stop()  # Spark's own stop: the batch in flight is not committed
+
+    report = stopstreaming.inspect_checkpoint(checkpoint)
+    assert report["clean"] is False and report["state"] == "rerun", report
+    assert report["lastPlannedBatch"] == cut and report["lastCommittedBatch"] == cut - 1
+    rerun = report["restartReruns"]
+    assert rerun["batch"] == cut and report["nextBatch"] == cut
+
+    # The re-run covers what the cut batch had planned: from where the last committed batch ended to
+    # its own end (the third line of each offsets entry is the rate source's offset).
+    def source_line(batch: int):
+        with open(os.path.join(checkpoint, "offsets", str(batch))) as f:
+            return json.loads(f.read().split("\n")[2])
+
+    assert [s["offset"] for s in rerun["fromOffsets"]] == [source_line(cut - 1)]
+    assert [s["offset"] for s in rerun["toOffsets"]] == [source_line(cut)]
+    assert rerun["fromOffsets"] != rerun["toOffsets"], "the cut batch had rows to read"
+
+    out = _cli("checkpoint", checkpoint)
+    assert out.returncode == 9, out.stdout + out.stderr
+    assert f"re-runs batch {cut}" in out.stdout
+
+    assert _first_batch_of_a_restart(spark, checkpoint, "ckpt-cut") == cut
+
+
+@pytest.mark.tooling("our reader refuses folders that are not checkpoints before any Spark file is read")
+def test_a_folder_that_is_not_a_checkpoint_is_refused_with_a_clear_error(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "part-0.parquet").write_bytes(b"PAR1")
+    with pytest.raises(stopstreaming.CheckpointError, match="not a streaming checkpoint"):
+        stopstreaming.inspect_checkpoint(str(tmp_path / "data"))
+    with pytest.raises(stopstreaming.CheckpointError, match="does not exist"):
+        stopstreaming.inspect_checkpoint(str(tmp_path / "nowhere"))
+    broken = tmp_path / "broken"
+    (broken / "offsets").mkdir(parents=True)
+    (broken / "offsets" / "0").write_text("not a log")
+    with pytest.raises(stopstreaming.CheckpointError, match="version line of an entry of offsets/"):
+        stopstreaming.inspect_checkpoint(str(broken))
+    out = _cli("checkpoint", str(tmp_path / "data"))
+    assert out.returncode == 1 and "not a streaming checkpoint" in out.stderr, out.stderr
