@@ -147,3 +147,38 @@ def test_markers_stop_files_and_the_fleet_on_s3(s3, start_driver):
 def _markers() -> list[str]:
     """Marker keys (`stop/<query id>`): no stop files, no directory marker."""
     return [k for k in _keys("stop/") if k.count("/") == 1 and "." not in k and not k.endswith("/")]
+
+
+def test_the_checkpoint_inspector_reads_a_checkpoint_on_s3_and_sees_it_change(s3, spark, tmp_path):
+    """A real checkpoint (a file source run to its end with AvailableNow), copied to the bucket: the
+    inspector reads it over s3:// and s3a://, and a batch planned after a first read is seen by the
+    next one (no listing is kept from an earlier read)."""
+    import boto3
+
+    import stopstreaming
+
+    src, ckpt = tmp_path / "in", tmp_path / "ckpt"
+    src.mkdir()
+    (src / "rows.txt").write_text("a\nb\n")
+    q = (
+        spark.readStream.format("text").load(str(src)).writeStream.format("noop")
+        .option("checkpointLocation", str(ckpt)).trigger(availableNow=True).start()
+    )  # fmt: skip
+    assert q.awaitTermination(120)
+    client = boto3.client("s3")
+    for path in ckpt.rglob("*"):
+        if path.is_file():
+            client.put_object(Bucket=BUCKET, Key=f"ckpt/{path.relative_to(ckpt)}", Body=path.read_bytes())
+
+    local = stopstreaming.inspect_checkpoint(str(ckpt))
+    for url in (f"s3://{BUCKET}/ckpt", f"s3a://{BUCKET}/ckpt"):
+        remote = stopstreaming.inspect_checkpoint(url)
+        assert {k: v for k, v in remote.items() if k != "path"} == {
+            k: v for k, v in local.items() if k != "path"
+        }
+    assert local["clean"] and local["lastCommittedBatch"] == 0, local
+
+    # As a running query would: the next batch planned, not yet committed.
+    client.put_object(Bucket=BUCKET, Key="ckpt/offsets/1", Body=(ckpt / "offsets" / "0").read_bytes())
+    again = stopstreaming.inspect_checkpoint(f"s3://{BUCKET}/ckpt")
+    assert again["restartReruns"]["batch"] == 1 and not again["clean"], again

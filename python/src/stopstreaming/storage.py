@@ -93,6 +93,9 @@ class _FsspecDir:
 
     def names(self, sub: str = "") -> list[str]:
         folder = f"{self.path}/{sub}" if sub else self.path
+        # fsspec keeps listings (and reuses one filesystem object per process): a listing read again
+        # later must see what changed since, a new batch or a new marker.
+        self.fs.invalidate_cache(folder)
         return [p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(folder, detail=False)]
 
     def read(self, name: str, limit: int = DEFAULT_LIMIT) -> bytes | None:
