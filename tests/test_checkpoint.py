@@ -63,7 +63,7 @@ def test_a_graceful_stop_leaves_a_clean_checkpoint_and_the_restart_starts_where_
     )
     body = stopstreaming.request_stop(q, wait="60s")
     assert body["stop"]["state"] == "STOPPED" and body["stop"]["mode"] == "graceful", body
-    q.awaitTermination()
+    assert q.awaitTermination(60)
     last = recorder.ids("end")[-1]
 
     report = stopstreaming.inspect_checkpoint(checkpoint)
@@ -134,3 +134,54 @@ def test_a_folder_that_is_not_a_checkpoint_is_refused_with_a_clear_error(tmp_pat
         stopstreaming.inspect_checkpoint(str(broken))
     out = _cli("checkpoint", str(tmp_path / "data"))
     assert out.returncode == 1 and "not a streaming checkpoint" in out.stderr, out.stderr
+
+
+ENTRY = 'v1\n{"batchWatermarkMs":0,"batchTimestampMs":1,"conf":{}}\n{"0":5}'
+COMMIT = 'v1\n{"nextBatchWatermarkMs":10}'
+
+
+def _folder(root, files: dict[str, str | None]) -> str:
+    for name, text in files.items():
+        path = root / name
+        if text is None:
+            path.mkdir(parents=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    return str(root)
+
+
+@pytest.mark.tooling("our reader's answers to folders Spark never wrote, made by hand; no Spark runs")
+@pytest.mark.parametrize(
+    "files, error",
+    [
+        ({"offsets/5": ENTRY, "commits/5": COMMIT}, "offsets/4 is missing"),  # Spark refuses this restart
+        ({"offsets": "a file", "metadata": "{}"}, "a file where Spark keeps a folder"),
+        ({"offsets/0": "v1\n[1, 2]\n-"}, "not a JSON object"),
+        ({"offsets/0": ENTRY, "commits/0": "v1\n[1]"}, "not a JSON object"),
+        ({"offsets/0": 'v1\n{"batchWatermarkMs": "soon"}\n-'}, "not a time in milliseconds"),
+        ({"offsets/0": 'v1\n{"batchWatermarkMs": 1000000000000000000}\n-'}, "outside the years"),
+        ({"offsets/0": "v1\n" + "[" * 100_000 + "]" * 100_000 + "\n-"}, "nests too deep"),
+        ({"offsets/0": ENTRY, "state": "a file"}, "a file where Spark keeps a folder"),
+    ],
+    ids=["no-previous-entry", "offsets-is-a-file", "metadata-list", "commit-list", "watermark-text",
+         "watermark-overflow", "deep-json", "state-is-a-file"],
+)  # fmt: skip
+def test_odd_folders_are_refused_with_a_clear_error(tmp_path, files, error):
+    with pytest.raises(stopstreaming.CheckpointError, match=error):
+        stopstreaming.inspect_checkpoint(_folder(tmp_path / "ckpt", files))
+
+
+@pytest.mark.tooling("our reader's answers to folders Spark never wrote, made by hand; no Spark runs")
+def test_what_spark_skips_is_skipped_and_a_commit_gap_is_said(tmp_path):
+    # A folder named like a batch, a hidden checksum file and a temp file: Spark lists none of them.
+    extra = {"offsets/7": None, "offsets/.5.crc": "x", "offsets/.abc.tmp": "x", "offsets/05": ENTRY}
+    report = stopstreaming.inspect_checkpoint(
+        _folder(tmp_path / "a", {"offsets/4": ENTRY, "offsets/5": ENTRY, "commits/5": COMMIT, **extra})
+    )
+    assert report["clean"] and report["lastPlannedBatch"] == 5 and report["watermarkMs"] == 10, report
+    # Batches 3 and 4 planned, never committed: a restart re-runs 5 only, which the report says.
+    report = stopstreaming.inspect_checkpoint(
+        _folder(tmp_path / "b", {f"offsets/{i}": ENTRY for i in (3, 4, 5)} | {"commits/2": COMMIT})
+    )
+    assert report["restartReruns"]["batch"] == 5 and "3 to 4" in report["warnings"][0], report

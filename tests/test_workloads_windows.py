@@ -44,7 +44,7 @@ def test_a_run_to_the_end_stopped_in_mid_batch_is_finished_by_the_next_run(spark
     workloads.mid_batch(sink, 2 if trigger == "availableNow" else 0, wait_for)
     body = stopstreaming.request_stop(q, wait="60s")
     assert body["stop"]["state"] == "STOPPED" and body["stop"]["mode"] == "graceful", body
-    q.awaitTermination(60)
+    assert q.awaitTermination(60), "the stopped query did not end"
     report = stopstreaming.inspect_checkpoint(ckpt)
     assert report["clean"] and not sink.in_flight(), report
     if trigger == "availableNow":
@@ -75,7 +75,7 @@ def test_the_oracle_catches_a_batch_cut_by_query_stop(spark, tmp_path):
     assert not stopstreaming.inspect_checkpoint(ckpt)["clean"]
     q = start(spark)
     stopstreaming.request_stop(q, when="caught-up", wait="120s")
-    q.awaitTermination(60)
+    assert q.awaitTermination(60), "the drained query did not end"
     written = sink.batches_written()
     assert len(written) > len(set(written)), "the cut batch ran again after the restart"
     got = workloads.canonical(workloads.final_rows(sink, workload))

@@ -1,4 +1,4 @@
-"""Stateful workloads for tests/test_workloads.py: event-time input files, a non-idempotent sink, and
+"""Stateful workloads for tests/test_workloads_*.py: event-time input files, a non-idempotent sink, and
 each query's batch-mode twin, the oracle its streaming output must equal.
 
 Input: JSON files of rows ``{key, ts, v}``, one file per batch (``maxFilesPerTrigger`` 1), each file's
@@ -62,8 +62,9 @@ class JsonSink:
             self.events.append(("begin", batch_id))
         got = [json.loads(r[0]) for r in df.select(F.to_json(F.struct("*"))).collect()]
         with self.lock:
-            self.rows.extend((batch_id, r) for r in got if FLUSH not in json.dumps(r))
-            self.events.append(("rows", batch_id))
+            kept = [(batch_id, r) for r in got if FLUSH not in json.dumps(r)]
+            self.rows.extend(kept)
+            self.events.append(("rows" if kept else "no rows", batch_id))
         time.sleep(self.seconds)
         with self.lock:
             self.events.append(("end", batch_id))
@@ -76,7 +77,7 @@ class JsonSink:
         return len(self.ids("begin")) > len(self.ids("end"))
 
     def written_in_flight(self) -> bool:
-        """A batch's rows are in the sink and its batch has not ended: a cut now leaves them behind."""
+        """Some of a batch's rows are in the sink and the batch has not ended: a cut now leaves them."""
         with self.lock:
             return bool(self.events) and self.events[-1][0] == "rows"
 
@@ -100,8 +101,8 @@ class FileSink:
 
         self._append([{"begin": batch_id}])
         got = [json.loads(r[0]) for r in df.select(F.to_json(F.struct("*"))).collect()]
-        self._append([{"batch": batch_id, "row": r} for r in got if FLUSH not in json.dumps(r)])
-        self._append([{"rows": batch_id}])
+        kept = [{"batch": batch_id, "row": r} for r in got if FLUSH not in json.dumps(r)]
+        self._append([*kept, {"rows" if kept else "no rows": batch_id}])
         time.sleep(self.seconds)
         self._append([{"end": batch_id}])
 
@@ -113,13 +114,14 @@ def load_sink(path: str) -> JsonSink:
         return sink
     with open(path, encoding="utf-8") as f:
         for line in f:
-            if not line.strip():
-                continue
+            if not line.endswith("\n"):
+                break  # the driver is writing this line now
             r = json.loads(line)
             if "begin" in r:
                 sink.events.append(("begin", r["begin"]))
-            elif "rows" in r:
-                sink.events.append(("rows", r["rows"]))
+            elif "rows" in r or "no rows" in r:
+                kind = "rows" if "rows" in r else "no rows"
+                sink.events.append((kind, r[kind]))
             elif "end" in r:
                 sink.events.append(("end", r["end"]))
             else:
@@ -240,6 +242,7 @@ def join(how: str, files: int = 7) -> Workload:
 
 def dedup(within_watermark: bool, files: int = 7) -> Workload:
     """Each step repeats some of the previous step's ids 5 s later: still within the watermark's reach."""
+    from pyspark.sql import functions as F
 
     steps = []
     for i in range(files):
@@ -258,12 +261,15 @@ def dedup(within_watermark: bool, files: int = 7) -> Workload:
     def stream(spark: Any, dfs: dict[str, Any]) -> Any:
         df = dfs["events"].withWatermark("ts", "8 seconds")
         if within_watermark:
-            return df.dropDuplicatesWithinWatermark(["key"]).select("key")
+            return df.dropDuplicatesWithinWatermark(["key"]).select("key", "ts")
         return df.dropDuplicates(["key", "ts"]).select("key", "ts")
 
     def batch(spark: Any, dfs: dict[str, Any]) -> Any:
         df = dfs["events"]
-        return df.select("key").distinct() if within_watermark else df.select("key", "ts").distinct()
+        if within_watermark:
+            # The first of a key's rows is kept: its repeats come a step later, with a later time.
+            return df.groupBy("key").agg(F.min("ts").alias("ts"))
+        return df.select("key", "ts").distinct()
 
     name = "dedup-within-watermark" if within_watermark else "dedup"
     return Workload(name, {"events": steps}, stream, batch)
@@ -299,7 +305,7 @@ def starter(root: str, checkpoint: str, workload: Workload, sink: Any, trigger: 
 
 
 def mid_batch(sink: JsonSink, after: int, wait_for: Callable[..., Any]) -> None:
-    """Wait until ``after`` more batches ended and the next one wrote its rows and has not ended: the
+    """Wait until ``after`` more batches ended and the next one wrote rows and has not ended: the
     moment where a stop that cuts the batch leaves rows that its re-run writes again."""
     done = len(sink.batches_written())
     wait_for(
@@ -340,7 +346,7 @@ def run_every_stop(spark: Any, tmp_path: Any, workload: Workload) -> None:
     q = start(spark)  # a new run of the application, from the same checkpoint
     ended = stopstreaming.request_stop(q, when="caught-up", wait="120s")
     assert ended["stop"]["state"] == "STOPPED", ended
-    q.awaitTermination(60)
+    assert q.awaitTermination(60), "the drained query did not end"
     clean("a drain")
 
     written = sink.batches_written()

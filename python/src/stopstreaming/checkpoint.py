@@ -6,7 +6,8 @@ restart, an uncommitted last offsets entry is run again over exactly the source 
 ended. So a checkpoint is *clean* (a restart re-runs nothing) when its last planned batch is its last
 committed one. A graceful stop leaves it clean; a cut batch (``query.stop()`` in mid-batch, a killed
 driver) leaves it one ahead. A running query's checkpoint is usually one ahead too: its batch in
-flight.
+flight. Spark refuses to restart when ``offsets/N-1`` is missing for the last batch N > 0; so does
+this reader (``CheckpointError``).
 
 Local paths are read directly; object store URLs (``s3://``, ``s3a://``, ``abfss://``, ``gs://``)
 through fsspec and its backend, as the fleet reads them (``pip install 'stopstreaming[fleet-s3]'``).
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import re
 from typing import Any
 
@@ -24,11 +26,14 @@ from stopstreaming.storage import open_directory
 
 __all__ = ["inspect_checkpoint"]
 
-_BATCH = re.compile(r"^[0-9]+$")
-# Spark 4.2+ may write an offsets entry whose source lines carry their source's id: "<id>:<json>".
-_KEYED_SOURCE = re.compile(r"^([A-Za-z0-9_.-]+):(.*)$", re.S)
-# The largest log file we read; Spark's entries are a few kilobytes.
+# A batch file's name is a batch id as Spark writes it: digits, no sign, no leading zero.
+_BATCH = re.compile(r"0|[1-9][0-9]{0,18}")
+# Under the "v2" version line (Spark 4.2+) each source line carries its source's id: "<id>:<offset>".
+_KEYED_SOURCE = re.compile(r"([A-Za-z0-9_.-]+):(.*)", re.S)
+# The largest log file read; Spark's entries are a few kilobytes. A larger one is refused, not cut.
 _MAX_ENTRY = 16 * 1024 * 1024
+# Event times a watermark can hold and still be a date (year 1 to 9999).
+_MIN_MS, _MAX_MS = -62135596800000, 253402300799999
 
 
 def inspect_checkpoint(path: str) -> dict[str, Any]:
@@ -37,13 +42,21 @@ def inspect_checkpoint(path: str) -> dict[str, Any]:
     The report holds its query id, last planned and committed batches, whether a restart re-runs a
     batch and over which source offsets, the watermark, the sources and the state operators.
 
-    Raises ``CheckpointError`` when ``path`` does not exist or is not a streaming checkpoint.
+    Raises ``CheckpointError`` when ``path`` does not exist, is not a streaming checkpoint, or is one
+    Spark would refuse to restart from.
     """
     try:
         root = open_directory(path, what="checkpoint")
     except ConfigurationError as e:
         raise CheckpointError(str(e)) from None
-    top = _names(root, "", path)
+    try:
+        return _inspect(root, path)
+    except RecursionError:
+        raise CheckpointError(f"{path}: a log entry nests too deep to be Spark's") from None
+
+
+def _inspect(root: Any, path: str) -> dict[str, Any]:
+    top = _list(root, "", path, files_only=False)
     if top is None:
         raise CheckpointError(f"{path} does not exist")
     if "offsets" not in top and "metadata" not in top:
@@ -52,44 +65,47 @@ def inspect_checkpoint(path: str) -> dict[str, Any]:
         )
     query_id = None
     if "metadata" in top:
-        meta = _json_line(_read(root, "metadata"), f"{path}/metadata")
-        query_id = meta.get("id") if isinstance(meta, dict) else None
+        meta = _json(_read(root, "metadata", path).strip().split("\n")[0], f"{path}/metadata")
+        query_id = meta.get("id") if isinstance(meta.get("id"), str) else None
 
-    planned = _batches(root, "offsets") if "offsets" in top else []
-    committed = _batches(root, "commits") if "commits" in top else []
+    planned = _batches(root, "offsets", path) if "offsets" in top else []
+    committed = _batches(root, "commits", path) if "commits" in top else []
     last_planned = planned[-1] if planned else None
     last_committed = committed[-1] if committed else None
-
     report: dict[str, Any] = {
         "path": path,
         "queryId": query_id,
         "lastPlannedBatch": last_planned,
         "lastCommittedBatch": last_committed,
         "batchesKept": len(planned),
+        "warnings": [],
     }
     if last_planned is None:
-        report.update(state="new", clean=True, restartReruns=None, nextBatch=0, sources=[], watermarkMs=0)
-        report["watermark"] = _iso(0)
-        report["stateOperators"] = _state_operators(root, top, {})
+        report.update(state="new", clean=True, restartReruns=None, nextBatch=0, sources=[])
+        report.update(watermarkMs=0, watermark=_iso(0), stateOperators=_state_operators(root, top, {}, path))
         return report
-
-    entry = _offsets(root, last_planned, path)
-    commit = _commit(root, last_committed, path) if last_committed is not None else None
     if last_committed is not None and last_committed > last_planned:
         raise CheckpointError(
             f"{path}: commits/{last_committed} is ahead of offsets/{last_planned}; the checkpoint was edited"
         )
+    previous = last_planned - 1
+    if last_planned > 0 and previous not in set(planned):
+        # Spark's restart reads offsets/N-1 to know where batch N+1 (or the re-run of N) starts.
+        raise CheckpointError(
+            f"{path}: offsets/{previous} is missing beside offsets/{last_planned}; Spark refuses to restart "
+            f"from this checkpoint (batch {previous} doesn't exist)"
+        )
+
+    entry = _offsets(root, last_planned, path)
+    commit = _commit(root, last_committed, path) if last_committed is not None else None
     clean = last_committed == last_planned
     if clean:
-        # The next batch starts where the last committed one ended, with the watermark it left.
-        watermark = commit.get("nextBatchWatermarkMs", entry["batchWatermarkMs"]) if commit else 0
-        reruns = None
-        state = "clean"
+        # The restart's watermark: the higher of the planned one and the one the commit left.
+        watermark = max(entry["batchWatermarkMs"], commit["nextBatchWatermarkMs"] if commit else 0)
+        reruns, state = None, "clean"
     else:
         watermark = entry["batchWatermarkMs"]
-        start = (
-            _offsets(root, last_planned - 1, path)["sources"] if last_planned - 1 in set(planned) else None
-        )
+        start = _offsets(root, previous, path)["sources"] if last_planned > 0 else None
         reruns = {
             "batch": last_planned,
             "fromOffsets": start,
@@ -97,6 +113,11 @@ def inspect_checkpoint(path: str) -> dict[str, Any]:
             "why": f"offsets/{last_planned} is planned and has no commit: a restart runs it again",
         }
         state = "rerun"
+        if last_committed is not None and last_committed < previous:
+            report["warnings"].append(
+                f"batches {last_committed + 1} to {previous} were planned and never committed; a restart "
+                f"re-runs only batch {last_planned}, so a sink that did not write them never will"
+            )
     report.update(
         state=state,
         clean=clean,
@@ -106,47 +127,80 @@ def inspect_checkpoint(path: str) -> dict[str, Any]:
         watermark=_iso(watermark),
         batchTimestampMs=entry["batchTimestampMs"],
         offsetsFormat=entry["format"],
-        commitsFormat=commit.get("format") if commit else None,
+        commitsFormat=commit["format"] if commit else None,
         sources=entry["sources"],
         conf=entry["conf"],
-        stateOperators=_state_operators(root, top, entry["conf"]),
+        stateOperators=_state_operators(root, top, entry["conf"], path),
     )
     return report
 
 
-def _names(root: Any, sub: str, path: str) -> list[str] | None:
+def _list(root: Any, sub: str, path: str, files_only: bool) -> list[str] | None:
+    """List the folder (its regular files only, if asked); None when it does not exist."""
     try:
-        return root.names(sub)
+        return root.files(sub) if files_only else root.names(sub)
     except FileNotFoundError:
         return None
+    except NotADirectoryError:
+        raise CheckpointError(f"{path}/{sub} is a file where Spark keeps a folder") from None
     except OSError as e:
         raise CheckpointError(f"cannot list {path}/{sub}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - an object store's client has errors of its own (credentials)
+        raise CheckpointError(f"cannot list {path}/{sub}: {type(e).__name__}: {e}") from None
 
 
-def _read(root: Any, name: str) -> str:
+def _read(root: Any, name: str, path: str) -> str:
     try:
-        data = root.read(name, _MAX_ENTRY)
+        data = root.read(name, _MAX_ENTRY + 1)
     except OSError as e:
-        raise CheckpointError(f"cannot read {name}: {e}") from None
+        raise CheckpointError(f"cannot read {path}/{name}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - an object store's client has errors of its own
+        raise CheckpointError(f"cannot read {path}/{name}: {type(e).__name__}: {e}") from None
     if data is None:
-        raise CheckpointError(f"{name} is gone or is not a regular file")
+        raise CheckpointError(f"{path}/{name} is gone or is not a regular file")
+    if len(data) > _MAX_ENTRY:
+        raise CheckpointError(
+            f"{path}/{name} is over {_MAX_ENTRY // (1024 * 1024)} MiB: not a Spark log entry"
+        )
     return data.decode("utf-8", errors="replace")
 
 
-def _json_line(text: str, where: str) -> Any:
+def _json(text: str, where: str) -> dict[str, Any]:
+    """Parse a JSON object ({} for an empty line); anything else is not what Spark writes."""
+    if not text.strip():
+        return {}
     try:
-        return json.loads(text.strip().splitlines()[0]) if text.strip() else {}
-    except (ValueError, IndexError):
+        value = json.loads(text)
+    except ValueError:
         raise CheckpointError(f"{where} is not what Spark writes (not JSON)") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{where} is not what Spark writes (not a JSON object)")
+    return value
 
 
-def _batches(root: Any, log: str) -> list[int]:
-    """Return a metadata log's batch ids in order, Spark's hidden files (``.N.crc``, temp files) aside."""
-    return sorted(int(n) for n in (root.names(log) or []) if _BATCH.match(n))
+def _ms(value: Any, where: str) -> int:
+    """Check a watermark or timestamp in milliseconds, as Spark writes them; 0 when absent."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise CheckpointError(f"{where}: {value!r} is not a time in milliseconds")
+    if not _MIN_MS <= value <= _MAX_MS:
+        raise CheckpointError(f"{where}: {value} milliseconds is outside the years 1 to 9999")
+    return int(value)
+
+
+def _batches(root: Any, log: str, path: str) -> list[int]:
+    """Return a metadata log's batch ids in order, as Spark lists them.
+
+    Its regular files named by a batch id count; its hidden ``.N.crc`` and temp files, and anything
+    else, do not.
+    """
+    names = _list(root, log, path, files_only=True) or []
+    return sorted(int(n) for n in names if _BATCH.fullmatch(n))
 
 
 def _version(line: str, log: str, where: str) -> str:
-    if not re.fullmatch(r"v[0-9]+", line.strip()):
+    if not re.fullmatch(r"v[0-9]{1,3}", line.strip()):
         raise CheckpointError(
             f"{where} does not start with the version line of an entry of {log}/ (v1, v2, ...)"
         )
@@ -155,20 +209,20 @@ def _version(line: str, log: str, where: str) -> str:
 
 def _offsets(root: Any, batch: int, path: str) -> dict[str, Any]:
     where = f"{path}/offsets/{batch}"
-    lines = _read(root, f"offsets/{batch}").split("\n")
+    lines = _read(root, f"offsets/{batch}", path).split("\n")
     fmt = _version(lines[0], "offsets", where)
     if len(lines) < 2:
         raise CheckpointError(f"{where} is truncated")
-    try:
-        meta = json.loads(lines[1]) if lines[1].strip() else {}
-    except ValueError:
-        raise CheckpointError(f"{where}: its metadata line is not JSON") from None
+    meta = _json(lines[1], f"{where} (its metadata line)")
+    conf = meta.get("conf") or {}
+    if not isinstance(conf, dict):
+        raise CheckpointError(f"{where}: its conf is not a JSON object")
     sources = []
     for i, line in enumerate(lines[2:]):
         if not line.strip():
             continue
         source: dict[str, Any] = {"index": i}
-        keyed = _KEYED_SOURCE.match(line) if not line.lstrip().startswith(("{", "[", "-")) else None
+        keyed = _KEYED_SOURCE.fullmatch(line) if fmt != "v1" else None
         if keyed:
             source["id"], line = keyed.group(1), keyed.group(2)
         if line.strip() == "-":
@@ -181,67 +235,74 @@ def _offsets(root: Any, batch: int, path: str) -> dict[str, Any]:
         sources.append(source)
     return {
         "format": fmt,
-        "batchWatermarkMs": int(meta.get("batchWatermarkMs", 0) or 0),
-        "batchTimestampMs": int(meta.get("batchTimestampMs", 0) or 0),
-        "conf": meta.get("conf") or {},
+        "batchWatermarkMs": _ms(meta.get("batchWatermarkMs"), f"{where} batchWatermarkMs"),
+        "batchTimestampMs": _ms(meta.get("batchTimestampMs"), f"{where} batchTimestampMs"),
+        "conf": {str(k): v for k, v in conf.items()},
         "sources": sources,
     }
 
 
 def _commit(root: Any, batch: int, path: str) -> dict[str, Any]:
     where = f"{path}/commits/{batch}"
-    lines = _read(root, f"commits/{batch}").split("\n")
+    lines = _read(root, f"commits/{batch}", path).split("\n")
     fmt = _version(lines[0], "commits", where)
-    body = lines[1] if len(lines) > 1 else ""
-    try:
-        meta = json.loads(body) if body.strip() else {}
-    except ValueError:
-        raise CheckpointError(f"{where}: its metadata line is not JSON") from None
-    return {"format": fmt, **meta}
+    meta = _json(lines[1] if len(lines) > 1 else "", where)
+    return {
+        "format": fmt,
+        "nextBatchWatermarkMs": _ms(meta.get("nextBatchWatermarkMs"), f"{where} nextBatchWatermarkMs"),
+    }
 
 
-def _state_operators(root: Any, top: list[str], conf: dict[str, str]) -> list[dict[str, Any]]:
+def _state_operators(root: Any, top: list[str], conf: dict[str, Any], path: str) -> list[dict[str, Any]]:
     """Each stateful operator's folder under state/: its partitions, and its name where Spark 4 wrote it."""
     if "state" not in top:
         return []
     provider = conf.get("spark.sql.streaming.stateStore.providerClass")
     ops = []
-    for op in sorted((n for n in root.names("state") if _BATCH.match(n)), key=int):
-        names = root.names(f"state/{op}") or []
+    for op in sorted(
+        (n for n in (_list(root, "state", path, files_only=False) or []) if _BATCH.fullmatch(n)), key=int
+    ):
+        names = _list(root, f"state/{op}", path, files_only=False) or []
         info: dict[str, Any] = {
             "id": int(op),
-            "partitions": sum(1 for n in names if _BATCH.match(n)),
-            "provider": provider.rsplit(".", 1)[-1] if provider else None,
+            "partitions": sum(1 for n in names if _BATCH.fullmatch(n)),
+            "provider": provider.rsplit(".", 1)[-1] if isinstance(provider, str) else None,
         }
         if "_metadata" in names:
-            info.update(_operator_metadata(root, f"state/{op}/_metadata"))
+            info.update(_operator_metadata(root, f"state/{op}/_metadata", path))
         ops.append(info)
     return ops
 
 
-def _operator_metadata(root: Any, folder: str) -> dict[str, Any]:
-    """Spark 4's state/<op>/_metadata/metadata: ``v1`` (or ``v2``) then the operator's JSON."""
+def _operator_metadata(root: Any, folder: str, path: str) -> dict[str, Any]:
+    """Read Spark 4's state/<op>/_metadata/metadata: a version line, then the operator's JSON.
+
+    Best effort: a name is a help, so an entry that cannot be read leaves it out rather than failing
+    the report.
+    """
     try:
-        names = root.names(folder) or []
-        if "metadata" not in names:
+        if "metadata" not in (_list(root, folder, path, files_only=True) or []):
             return {}
-        lines = _read(root, f"{folder}/metadata").split("\n")
-        meta = json.loads(lines[1]) if len(lines) > 1 and lines[1].strip() else {}
-    except (OSError, ValueError, CheckpointError):
+        lines = _read(root, f"{folder}/metadata", path).split("\n")
+        meta = _json(lines[1] if len(lines) > 1 else "", f"{path}/{folder}/metadata")
+    except CheckpointError:
         return {}
-    op = meta.get("operatorInfo") or {}
-    stores = meta.get("stateStoreInfo") or []
+    op = meta.get("operatorInfo") if isinstance(meta.get("operatorInfo"), dict) else {}
+    stores = meta.get("stateStoreInfo") if isinstance(meta.get("stateStoreInfo"), list) else []
     out: dict[str, Any] = {}
-    if op.get("operatorName"):
+    if isinstance(op.get("operatorName"), str):
         out["name"] = op["operatorName"]
-    if stores:
-        out["stores"] = [s.get("storeName") for s in stores if isinstance(s, dict)]
+    names = [
+        s.get("storeName") for s in stores if isinstance(s, dict) and isinstance(s.get("storeName"), str)
+    ]
+    if names:
+        out["stores"] = names
     return out
 
 
 def _iso(ms: int) -> str:
     return (
-        datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc)
+        (datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(milliseconds=ms))
         .isoformat(timespec="milliseconds")
         .replace("+00:00", "Z")
     )

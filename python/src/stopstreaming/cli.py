@@ -186,7 +186,8 @@ def _fleet_row(q: dict[str, Any]) -> list[str]:
 
 # Control characters, line separators and bidirectional overrides: what could forge a line or move
 # the cursor when a name or a value that came from a driver (or a stranger's marker) is printed.
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+# Control characters, bidirectional overrides, and lone surrogates (which a terminal cannot print).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def _safe(text: Any) -> str:

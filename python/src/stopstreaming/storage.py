@@ -35,6 +35,10 @@ class Directory(Protocol):
         """List the folder (or ``sub`` in it); raise FileNotFoundError when it does not exist."""
         ...
 
+    def files(self, sub: str = "") -> list[str]:
+        """List the regular files of the folder (or of ``sub`` in it), links and folders left out."""
+        ...
+
     def read(self, name: str, limit: int = DEFAULT_LIMIT) -> bytes | None:
         """Read at most ``limit`` bytes of a regular file; None when it is gone or not a regular file."""
         ...
@@ -50,6 +54,10 @@ class _LocalDir:
 
     def names(self, sub: str = "") -> list[str]:
         return os.listdir(os.path.join(self.path, sub) if sub else self.path)
+
+    def files(self, sub: str = "") -> list[str]:
+        with os.scandir(os.path.join(self.path, sub) if sub else self.path) as entries:
+            return [e.name for e in entries if e.is_file(follow_symlinks=False)]
 
     def read(self, name: str, limit: int = DEFAULT_LIMIT) -> bytes | None:
         # Anyone who can write the directory can put a FIFO or a link here: opened without
@@ -97,6 +105,12 @@ class _FsspecDir:
         # later must see what changed since, a new batch or a new marker.
         self.fs.invalidate_cache(folder)
         return [p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(folder, detail=False)]
+
+    def files(self, sub: str = "") -> list[str]:
+        folder = f"{self.path}/{sub}" if sub else self.path
+        self.fs.invalidate_cache(folder)
+        entries = self.fs.ls(folder, detail=True)
+        return [e["name"].rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "file"]
 
     def read(self, name: str, limit: int = DEFAULT_LIMIT) -> bytes | None:
         try:
