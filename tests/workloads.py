@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from conftest import BatchRecorder
 
 FLUSH = "__flush__"
 EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
@@ -45,15 +46,13 @@ def write_inputs(folder: str, files: list[list[dict[str, Any]]]) -> None:
 
 
 @dataclass
-class JsonSink:
+class JsonSink(BatchRecorder):
     """A ``foreachBatch`` sink that appends every row it is handed (as JSON, with its batch id) at once,
     then takes ``seconds`` more (the rest of the batch's work): a batch cut after its rows landed and
     run again by the restart shows its rows twice, as a non-idempotent sink would."""
 
     seconds: float = 0.4
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    events: list[tuple[str, int]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, df: Any, batch_id: int) -> None:
         from pyspark.sql import functions as F
@@ -68,13 +67,6 @@ class JsonSink:
         time.sleep(self.seconds)
         with self.lock:
             self.events.append(("end", batch_id))
-
-    def ids(self, kind: str) -> list[int]:
-        with self.lock:
-            return [b for k, b in self.events if k == kind]
-
-    def in_flight(self) -> bool:
-        return len(self.ids("begin")) > len(self.ids("end"))
 
     def written_in_flight(self) -> bool:
         """Some of a batch's rows are in the sink and the batch has not ended: a cut now leaves them."""
