@@ -16,8 +16,7 @@ import pytest
 
 import stopstreaming
 from conftest import SCRIPT, BatchRecorder, wait_for
-
-ROCKSDB = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+from workloads import ROCKSDB
 
 
 def _start(spark, recorder: BatchRecorder, checkpoint: str, name: str):
