@@ -121,7 +121,8 @@ object Json {
     "timeoutMs" -> s.timeoutMs,
     "requestedAt" -> s.requestedAt.toString,
     "completedAt" -> s.completedAt.map(_.toString),
-    "detail" -> s.detail
+    "detail" -> s.detail,
+    "code" -> s.code
   )
 
   private def withWhen(m: JLinkedHashMap[String, Any], p: Option[PendingStop]): JLinkedHashMap[String, Any] = {

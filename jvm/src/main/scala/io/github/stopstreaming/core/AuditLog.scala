@@ -196,7 +196,7 @@ final class AuditLog(
         t.name.map(SafeText.name),
         s.source.name,
         Some(s.mode.name),
-        s.detail.map(d => "detail" -> SafeText.text(d)).toMap,
+        s.detail.map(d => "detail" -> SafeText.text(d)).toMap ++ s.code.map("code" -> _),
         None,
         authenticated = false,
         s.phase.name,

@@ -66,12 +66,16 @@ final case class StopState(
     timeoutMs: Long,
     requestedAt: Instant,
     completedAt: Option[Instant],
-    detail: Option[String]
+    detail: Option[String],
+    code: Option[String] = None
 ) {
 
-  def next(p: StopPhase, note: Option[String] = None): StopState = {
+  /** `code`, once set, stays: it marks a stop that did not leave the checkpoint as its mode promises (for example
+    * [[ProgressFlush.UnflushedCode]]).
+    */
+  def next(p: StopPhase, note: Option[String] = None, code: Option[String] = None): StopState = {
     val at = if (p.done) Some(Instant.now()) else completedAt
-    copy(phase = p, completedAt = at, detail = note.orElse(detail))
+    copy(phase = p, completedAt = at, detail = note.orElse(detail), code = code.orElse(this.code))
   }
 }
 

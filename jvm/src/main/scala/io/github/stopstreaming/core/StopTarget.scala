@@ -46,4 +46,9 @@ trait StopTarget {
     * [[StreamInternals.wakeFromTriggerWait]]).
     */
   def stopNow(idle: Boolean = false): Unit
+
+  /** Once the query thread has ended: makes the offsets and commit of its last batch durable where Spark keeps them in
+    * memory only (async progress tracking, see [[AsyncProgress]]).
+    */
+  def flushProgress(): ProgressFlush = ProgressFlush.NotNeeded
 }

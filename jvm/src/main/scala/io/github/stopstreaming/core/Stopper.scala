@@ -103,7 +103,7 @@ final class Stopper(threads: NamedThreads, onFinished: (StopTarget, StopState) =
     if (s.phase.done || s.phase != StopPhase.Draining) { unwatch(t); return }
     if (!t.isRunning) {
       unwatch(t)
-      finish(t, StopPhase.Stopped, None)
+      blocking.execute(() => afterEnd(t, StopPhase.Stopped, None))
     } else if (t.isWaitingForNextTrigger) {
       unwatch(t)
       // Marked first: a trigger that fires between this look and the interrupt then starts no batch to be cut.
@@ -130,21 +130,41 @@ final class Stopper(threads: NamedThreads, onFinished: (StopTarget, StopState) =
   /** `StreamingQuery.stop()` on the pool; it blocks until the query thread has ended. */
   private def stopNow(t: StopTarget, done: StopPhase, note: Option[String], idle: Boolean = false): Unit =
     blocking.execute { () =>
-      try {
-        t.stopNow(idle)
-        finish(t, done, note)
-      } catch {
-        case NonFatal(e) => finish(t, StopPhase.Failed, Some(s"StreamingQuery.stop() failed: ${e.getMessage}"))
-      }
+      val ended =
+        try { t.stopNow(idle); true }
+        catch {
+          case NonFatal(e) =>
+            finish(t, StopPhase.Failed, Some(s"StreamingQuery.stop() failed: ${e.getMessage}"))
+            false
+        }
+      if (ended) afterEnd(t, done, note)
     }
 
-  private def update(t: StopTarget, phase: StopPhase, note: Option[String]): Unit = {
-    var s = t.stopState.get
-    while (!s.phase.done && !t.stopState.compareAndSet(s, s.next(phase, note))) s = t.stopState.get
+  /** The query thread has ended (the stop ends with it): where Spark keeps the offsets and commit of the last batches
+    * in memory only (async progress tracking), they are written now, before anyone is told the stop is over; a stop
+    * that cannot make them durable says so with [[ProgressFlush.UnflushedCode]], whatever its mode.
+    */
+  private def afterEnd(t: StopTarget, done: StopPhase, note: Option[String]): Unit = {
+    val flushed =
+      try t.flushProgress()
+      catch { case NonFatal(e) => ProgressFlush.Unflushed(s"${e.getClass.getSimpleName}: ${e.getMessage}") }
+    flushed match {
+      case ProgressFlush.Unflushed(why) =>
+        val msg = "the offsets and commit of the last batch are not on storage, so a restart runs again the " +
+          s"batches since the last one there: $why"
+        log.warn(s"query ${t.id}: $msg")
+        finish(t, done, Some(note.fold(msg)(n => s"$n; $msg")), Some(ProgressFlush.UnflushedCode))
+      case _ => finish(t, done, note)
+    }
   }
 
-  private def finish(t: StopTarget, phase: StopPhase, note: Option[String]): Unit = {
-    update(t, phase, note)
+  private def update(t: StopTarget, phase: StopPhase, note: Option[String], code: Option[String] = None): Unit = {
+    var s = t.stopState.get
+    while (!s.phase.done && !t.stopState.compareAndSet(s, s.next(phase, note, code))) s = t.stopState.get
+  }
+
+  private def finish(t: StopTarget, phase: StopPhase, note: Option[String], code: Option[String] = None): Unit = {
+    update(t, phase, note, code)
     val s = t.stopState.get
     // The observer hears of the end before any waiter wakes up, and only once.
     if (s.phase.done) t.synchronized {

@@ -64,6 +64,7 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) exte
   def markTerminated(): Boolean = StreamInternals.markTerminated(query)
   def triggerActive: Boolean = StreamInternals.triggerActive(query)
   def batchInSinkStage: Option[Long] = StreamInternals.batchInSinkStage(query)
+  override def flushProgress(): ProgressFlush = AsyncProgress.flush(query)
   def stopNow(idle: Boolean): Unit = {
     // The woken thread is on its way out; `stop()` is called once it is in its clean-up (or gone), because an
     // interrupt that lands before that may cost it Spark's 100 ms sleep. A thread short of CPU (a GC, a busy driver)

@@ -54,6 +54,11 @@ class ScriptedQuery(
     running = false
   }
 
+  // What the query's progress flush answers, and whether the query thread had ended when it was asked.
+  @volatile var flush: ProgressFlush = ProgressFlush.NotNeeded
+  @volatile var flushedAfterEnd: Option[Boolean] = None
+  override def flushProgress(): ProgressFlush = { flushedAfterEnd = Some(!running); flush }
+
   /** The batch in flight commits and the loop, told to start no new batch, ends by itself. */
   def finishBatchAndEnd(): Unit = { trigger = false; running = false }
 }
@@ -174,5 +179,37 @@ class StopperSuite extends AnyFunSuite with Eventually with BeforeAndAfterEach {
     eventually(assert(flaky.marks.get == 1))
     flaky.finishBatchAndEnd()
     assert(ended(flaky).phase == StopPhase.Stopped)
+  }
+
+  test("async progress: the last batch is made durable after the query thread ended, before the stop is over") {
+    val q = new ScriptedQuery()
+    q.flush = ProgressFlush.Durable(7, Seq("offsets/7", "commits/7"))
+    stopper.request(q, StopMode.Graceful, 0, StopSource.Api)
+    q.safeToMark = true
+    eventually(assert(q.marks.get == 1))
+    q.finishBatchAndEnd()
+    val s = ended(q)
+    assert(s.phase == StopPhase.Stopped && s.code.isEmpty && s.detail.isEmpty)
+    assert(q.flushedAfterEnd.contains(true))
+  }
+
+  test("async progress that cannot be made durable: the stop says so with a code, in graceful and immediate mode") {
+    for ((mode, idle) <- Seq(StopMode.Graceful -> true, StopMode.Graceful -> false, StopMode.Immediate -> false)) {
+      val q = new ScriptedQuery()
+      q.flush = ProgressFlush.Unflushed("no offsetLog here")
+      q.waitingForTrigger = idle
+      q.trigger = !idle
+      stopper.request(q, mode, 0, StopSource.Api)
+      if (mode == StopMode.Graceful && !idle) {
+        q.safeToMark = true
+        eventually(assert(q.marks.get == 1))
+        q.finishBatchAndEnd()
+      }
+      val s = ended(q)
+      assert(s.phase == StopPhase.Stopped, s"$mode idle=$idle")
+      assert(s.code.contains(ProgressFlush.UnflushedCode), s"$mode idle=$idle")
+      assert(s.detail.exists(_.contains("no offsetLog here")), s"$mode idle=$idle")
+      assert(q.flushedAfterEnd.contains(true), s"$mode idle=$idle")
+    }
   }
 }
