@@ -30,19 +30,30 @@ def _ts(seconds: float) -> str:
     return (EPOCH + datetime.timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
 
 
+def _with_flush(files: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    last = max((r["ts"] for rows in files for r in rows), default=0.0)
+    return [*files, [{"key": FLUSH, "ts": last + 3600, "v": 0}]]
+
+
 def write_inputs(folder: str, files: list[list[dict[str, Any]]]) -> None:
     """Write one JSON-lines file per entry of ``files``, then the flush file, with increasing modification
     times (the file source takes files in that order). Rows give ``ts`` in seconds after EPOCH."""
     os.makedirs(folder, exist_ok=True)
     base = time.time() - 10_000
-    last = max((r["ts"] for rows in files for r in rows), default=0.0)
-    for i, rows in enumerate([*files, [{"key": FLUSH, "ts": last + 3600, "v": 0}]]):
+    for i, rows in enumerate(_with_flush(files)):
         path = os.path.join(folder, f"part-{i:03d}.json")
         tmp = os.path.join(os.path.dirname(folder), f".{os.path.basename(folder)}-{i}.tmp")
         with open(tmp, "w", encoding="utf-8") as f:
             f.writelines(json.dumps({**r, "ts": _ts(r["ts"])}) + "\n" for r in rows)
         os.utime(tmp, (base + i, base + i))
         os.replace(tmp, path)
+
+
+def write_delta_inputs(spark: Any, folder: str, files: list[list[dict[str, Any]]]) -> None:
+    """The same input as a Delta table: one commit of one data file per entry, then the flush commit."""
+    for rows in _with_flush(files):
+        data = [(r["key"], EPOCH + datetime.timedelta(seconds=r["ts"]), r["v"]) for r in rows]
+        spark.createDataFrame(data, SCHEMA).coalesce(1).write.format("delta").mode("append").save(folder)
 
 
 @dataclass
@@ -64,9 +75,13 @@ class JsonSink(BatchRecorder):
             kept = [(batch_id, r) for r in got if FLUSH not in json.dumps(r)]
             self.rows.extend(kept)
             self.events.append(("rows" if kept else "no rows", batch_id))
+        self.write(df, batch_id)
         time.sleep(self.seconds)
         with self.lock:
             self.events.append(("end", batch_id))
+
+    def write(self, df: Any, batch_id: int) -> None:
+        """A further write of the batch (a table, say); none here."""
 
     def written_in_flight(self) -> bool:
         """Some of a batch's rows are in the sink and the batch has not ended: a cut now leaves them."""
@@ -75,6 +90,22 @@ class JsonSink(BatchRecorder):
 
     def batches_written(self) -> list[int]:
         return self.ids("end")
+
+
+@dataclass
+class DeltaTableSink(JsonSink):
+    """A JsonSink that also appends each batch's rows to a Delta table with ``txnAppId``/``txnVersion``,
+    the idempotent ``foreachBatch`` write Delta's docs give: Delta itself skips a batch run again, so
+    the table alone cannot show a cut (the JSON rows and the inspector do)."""
+
+    table: str = ""
+
+    def write(self, df: Any, batch_id: int) -> None:
+        from pyspark.sql import functions as F
+
+        rows = df.where(~F.to_json(F.struct(*df.columns)).contains(FLUSH))
+        w = rows.write.format("delta").mode("append").option("txnAppId", "stopstreaming-workload")
+        w.option("txnVersion", batch_id).save(self.table)
 
 
 class FileSink:
@@ -133,17 +164,22 @@ class Workload:
     batch: Callable[[Any, dict[str, Any]], Any]
     mode: str = "append"
     key: tuple[str, ...] = ()
+    source: str = "json"
 
 
 def read(spark: Any, root: str, workload: Workload, streaming: bool) -> dict[str, Any]:
+    from pyspark.sql import functions as F
+
     frames = {}
     for name in workload.inputs:
         path = os.path.join(root, name)
-        if streaming:
+        if workload.source == "delta":
+            reader = spark.readStream.option("maxFilesPerTrigger", 1) if streaming else spark.read
+            df = reader.format("delta").load(path)
+            frames[name] = df if streaming else df.where(F.col("key") != FLUSH)
+        elif streaming:
             frames[name] = spark.readStream.schema(SCHEMA).option("maxFilesPerTrigger", 1).json(path)
         else:
-            from pyspark.sql import functions as F
-
             frames[name] = spark.read.schema(SCHEMA).json(path).where(F.col("key") != FLUSH)
     return frames
 
@@ -267,6 +303,144 @@ def dedup(within_watermark: bool, files: int = 7) -> Workload:
     return Workload(name, {"events": steps}, stream, batch)
 
 
+def _sessions(files: int) -> list[list[dict[str, Any]]]:
+    """File i holds two rows of each session s{i-2}, s{i-1}, s{i}: a session spans three files (30 s of
+    event time, gaps under 10 s) and then goes quiet, so sessions time out one after another mid-stream."""
+    return [
+        [
+            {"key": f"s{j}", "ts": 10 * i + 1 + 3 * k + (i - j) * 0.2, "v": 100 * j + 10 * (i - j) + k}
+            for j in range(max(0, i - 2), i + 1)
+            for k in range(2)
+        ]
+        for i in range(files)
+    ]
+
+
+def delta_windows() -> Workload:
+    """Tumbling window counts (append) read from a Delta table, one commit a batch."""
+    workload = windows("append")
+    workload.name, workload.source = "delta-tumbling-append", "delta"
+    return workload
+
+
+def _by_value() -> None:
+    """Python workers cannot import this test module: functions of it that a state function calls travel
+    inside the pickled function instead of by name."""
+    import sys
+
+    from pyspark import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+SESSION_GAP_MS = 8_000
+SESSION_SCHEMA = "key STRING, n LONG, total LONG, first_ms LONG, last_ms LONG"
+
+
+def _session_oracle(dfs: dict[str, Any]) -> Any:
+    from pyspark.sql import functions as F
+
+    return dfs["events"].groupBy("key").agg(
+        F.count("*").alias("n"), F.sum("v").alias("total"),
+        F.expr("min(unix_millis(ts))").alias("first_ms"), F.expr("max(unix_millis(ts))").alias("last_ms"),
+    )  # fmt: skip
+
+
+def _add_session(acc: tuple | None, pdf: Any) -> tuple:
+    """(n, total, first_ms, last_ms) of a session after the rows of ``pdf``."""
+    n, total, first, last = acc or (0, 0, None, None)
+    ms = [int(x) for x in pdf["ms"]]
+    n, total = n + len(pdf), total + int(pdf["v"].sum())
+    first = min([first, *ms]) if first is not None else min(ms)
+    last = max([last, *ms]) if last is not None else max(ms)
+    return n, total, first, last
+
+
+def _session_frame(key: str, acc: tuple) -> Any:
+    import pandas as pd
+
+    n, total, first, last = acc
+    return pd.DataFrame({"key": [key], "n": [n], "total": [total], "first_ms": [first], "last_ms": [last]})
+
+
+def sessions_with_state(files: int = 12) -> Workload:
+    """``applyInPandasWithState`` with an event-time timeout: each key's session is emitted (append)
+    once the watermark passes its last row plus an 8 s gap (its rows are at most 7.2 s apart), and its
+    state removed."""
+    from pyspark.sql import functions as F
+
+    _by_value()
+
+    def emit(key: tuple, pdfs: Any, state: Any) -> Any:
+        if state.hasTimedOut:
+            acc = state.get
+            state.remove()
+            yield _session_frame(key[0], acc)
+            return
+        acc = state.get if state.exists else None
+        for pdf in pdfs:
+            if len(pdf):
+                acc = _add_session(acc, pdf)
+        if acc is not None:
+            state.update(acc)
+            state.setTimeoutTimestamp(acc[3] + SESSION_GAP_MS)
+
+    def stream(spark: Any, dfs: dict[str, Any]) -> Any:
+        df = dfs["events"].withWatermark("ts", "5 seconds").withColumn("ms", F.expr("unix_millis(ts)"))
+        return df.groupBy("key").applyInPandasWithState(
+            emit, SESSION_SCHEMA, "n LONG, total LONG, first_ms LONG, last_ms LONG",
+            "append", "EventTimeTimeout",
+        )  # fmt: skip
+
+    name = "sessions-applyInPandasWithState"
+    return Workload(name, {"events": _sessions(files)}, stream, lambda s, d: _session_oracle(d))
+
+
+def sessions_with_timers(files: int = 12) -> Workload:
+    """``transformWithStateInPandas`` (Spark 4) with an event-time timer per session: the same sessions
+    as ``sessions_with_state``, emitted by ``handleExpiredTimer``."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.streaming.stateful_processor import StatefulProcessor
+
+    _by_value()
+
+    class Sessions(StatefulProcessor):
+        def init(self, handle: Any) -> None:
+            self.handle = handle
+            self.session = handle.getValueState("session", "n LONG, total LONG, first_ms LONG, last_ms LONG")
+
+        def handleInputRows(self, key: tuple, rows: Any, timerValues: Any) -> Any:
+            acc = self.session.get() if self.session.exists() else None
+            before = acc[3] if acc else None
+            for pdf in rows:
+                if len(pdf):
+                    acc = _add_session(acc, pdf)
+            if acc is not None:
+                self.session.update(acc)
+                if before is not None and before != acc[3]:
+                    self.handle.deleteTimer(before + SESSION_GAP_MS)
+                self.handle.registerTimer(acc[3] + SESSION_GAP_MS)
+            return iter([])
+
+        def handleExpiredTimer(self, key: tuple, timerValues: Any, expiredTimerInfo: Any) -> Any:
+            if self.session.exists():
+                acc = tuple(self.session.get())
+                self.session.clear()
+                yield _session_frame(key[0], acc)
+
+        def close(self) -> None:
+            pass
+
+    def stream(spark: Any, dfs: dict[str, Any]) -> Any:
+        df = dfs["events"].withWatermark("ts", "5 seconds").withColumn("ms", F.expr("unix_millis(ts)"))
+        return df.groupBy("key").transformWithStateInPandas(Sessions(), SESSION_SCHEMA, "append", "EventTime")
+
+    return Workload(
+        "sessions-transformWithStateInPandas", {"events": _sessions(files)}, stream,
+        lambda s, d: _session_oracle(d),
+    )  # fmt: skip
+
+
 # --- the run: pause, resume, restart, stop, start again, drain -------------------------------------
 
 
@@ -306,7 +480,7 @@ def mid_batch(sink: JsonSink, after: int, wait_for: Callable[..., Any]) -> None:
     )  # fmt: skip
 
 
-def run_every_stop(spark: Any, tmp_path: Any, workload: Workload) -> None:
+def run_every_stop(spark: Any, tmp_path: Any, workload: Workload, sink: JsonSink | None = None) -> JsonSink:
     """Pause, resume, restart, stop and start again, then drain, each in mid-batch; then check the sink
     against the batch oracle and the checkpoint against the inspector."""
     import stopstreaming
@@ -314,8 +488,11 @@ def run_every_stop(spark: Any, tmp_path: Any, workload: Workload) -> None:
 
     root, ckpt = str(tmp_path / "in"), str(tmp_path / "ckpt")
     for name, files in workload.inputs.items():
-        write_inputs(os.path.join(root, name), files)
-    sink = JsonSink()
+        if workload.source == "delta":
+            write_delta_inputs(spark, os.path.join(root, name), files)
+        else:
+            write_inputs(os.path.join(root, name), files)
+    sink = sink if sink is not None else JsonSink()
     start = starter(root, ckpt, workload, sink)
 
     def clean(after: str) -> None:
@@ -348,3 +525,4 @@ def run_every_stop(spark: Any, tmp_path: Any, workload: Workload) -> None:
     expected = canonical(oracle_rows(spark, root, workload))
     assert expected, "the oracle is empty: the workload tests nothing"
     assert got == expected, f"{workload.name}: the sink differs from the batch query"
+    return sink
