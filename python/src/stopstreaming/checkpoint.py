@@ -9,6 +9,10 @@ driver) leaves it one ahead. A running query's checkpoint is usually one ahead t
 flight. Spark refuses to restart when ``offsets/N-1`` is missing for the last batch N > 0; so does
 this reader (``CheckpointError``).
 
+When the stopstreaming plugin ended the query's last run (a stop, a drain, a pause), it left
+``_stopstreaming/last-run.json`` beside the logs; the report's ``lastRun`` is that record and what it
+means for the checkpoint as it is now (``howItEnded``).
+
 Local paths are read directly; object store URLs (``s3://``, ``s3a://``, ``abfss://``, ``gs://``)
 through fsspec and its backend, as the fleet reads them (``pip install 'stopstreaming[fleet-s3]'``).
 """
@@ -32,6 +36,10 @@ _BATCH = re.compile(r"0|[1-9][0-9]{0,18}")
 _KEYED_SOURCE = re.compile(r"([A-Za-z0-9_.-]+):(.*)", re.S)
 # The largest log file read; Spark's entries are a few kilobytes. A larger one is refused, not cut.
 _MAX_ENTRY = 16 * 1024 * 1024
+# How a run that our plugin ended can have ended (the record's "endedBy"); core/LastRun.scala names the same.
+_ENDINGS = ("graceful", "drained", "paused", "immediate", "escalated", "failed")
+# Where the plugin leaves its record of the last run, under the checkpoint root.
+_LAST_RUN = "_stopstreaming/last-run.json"
 # Event times a watermark can hold and still be a date (year 1 to 9999).
 _MIN_MS, _MAX_MS = -62135596800000, 253402300799999
 
@@ -80,9 +88,11 @@ def _inspect(root: Any, path: str) -> dict[str, Any]:
         "batchesKept": len(planned),
         "warnings": [],
     }
+    record = _last_run(root, top, path, report["warnings"])
     if last_planned is None:
         report.update(state="new", clean=True, restartReruns=None, nextBatch=0, sources=[])
         report.update(watermarkMs=0, watermark=_iso(0), stateOperators=_state_operators(root, top, {}, path))
+        report["lastRun"] = _judge(record, report)
         return report
     if last_committed is not None and last_committed > last_planned:
         raise CheckpointError(
@@ -132,7 +142,80 @@ def _inspect(root: Any, path: str) -> dict[str, Any]:
         conf=entry["conf"],
         stateOperators=_state_operators(root, top, entry["conf"], path),
     )
+    report["lastRun"] = _judge(record, report)
     return report
+
+
+def _last_run(root: Any, top: list[str], path: str, warnings: list[str]) -> dict[str, Any] | None:
+    """Read the plugin's record of how it ended the last run; None when there is none.
+
+    A record that cannot be read or is not one of ours is a warning, never an error: it is a help, and
+    the checkpoint is what counts.
+    """
+    folder, name = _LAST_RUN.split("/")
+    if folder not in top:
+        return None
+    try:
+        if name not in (_list(root, folder, path, files_only=True) or []):
+            return None
+        text = _read(root, _LAST_RUN, path)
+    except CheckpointError as e:
+        warnings.append(f"{path}/{_LAST_RUN} could not be read ({e})")
+        return None
+    try:
+        record = json.loads(text)
+    except (ValueError, RecursionError):
+        record = None
+    why = _record_problem(record)
+    if why:
+        warnings.append(f"{path}/{_LAST_RUN} is not a record of ours ({why}); ignored")
+        return None
+    return record
+
+
+def _record_problem(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    if not isinstance(record.get("queryId"), str):
+        return "'queryId' is not a string"
+    if record.get("endedBy") not in _ENDINGS:
+        return f"'endedBy' is not one of {', '.join(_ENDINGS)}"
+    if not isinstance(record.get("at"), str):
+        return "'at' is not a string"
+    batch = record.get("lastCommittedBatch")
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 0):
+        return "'lastCommittedBatch' is not a batch id"
+    return None
+
+
+def _judge(record: dict[str, Any] | None, report: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the record plus ``howItEnded``.
+
+    ``cut`` when a batch is planned and not committed (whatever the record says); the record's
+    ``endedBy`` when it describes the checkpoint as it is (the same last commit); ``unknown`` when the
+    checkpoint moved on since (a later run ended without the plugin).
+    """
+    if record is None:
+        return None
+    committed, mine = report["lastCommittedBatch"], record.get("lastCommittedBatch")
+    if report["queryId"] is not None and record["queryId"] != report["queryId"]:
+        report["warnings"].append(
+            f"the last-run record is of query {record['queryId']}, "
+            f"not of this checkpoint's {report['queryId']}"
+        )
+        how = "unknown"
+    elif not report["clean"]:
+        how = "cut"
+    elif mine == committed:
+        how = record["endedBy"]
+    else:
+        how = "unknown"
+        if mine is not None and (committed is None or mine > committed):
+            report["warnings"].append(
+                f"the last-run record names batch {mine} as committed, beyond this checkpoint's last commit "
+                f"({'none' if committed is None else committed}): the checkpoint was edited or replaced"
+            )
+    return {**record, "howItEnded": how}
 
 
 def _list(root: Any, sub: str, path: str, files_only: bool) -> list[str] | None:

@@ -259,8 +259,23 @@ def _checkpoint(args: argparse.Namespace) -> int:
             rows.append(
                 [f"state operator {op['id']}", what + (f", {op['provider']}" if op["provider"] else "")]
             )
+        last = report.get("lastRun")
+        if last:
+            rows.append(["last run", _last_run_line(last)])
+        rows.extend(["warning", w] for w in report["warnings"])
         print("\n".join(f"{_safe(k) + ':':<22} {_safe(v)}" for k, v in rows))
     return EXIT_CODES["ok"] if report["clean"] else EXIT_CODES["rerun"]
+
+
+def _last_run_line(last: dict[str, Any]) -> str:
+    """One line: how the last run ended, and the record's own word when the checkpoint says otherwise."""
+    how, by = last["howItEnded"], last["endedBy"]
+    said = f"{by} stop ({last.get('source') or '?'}) at {last['at']}"
+    if how == "cut":
+        return f"cut: a batch was left uncommitted (the plugin's record: {said})"
+    if how == "unknown":
+        return f"unknown: a later run ended without the plugin (its record: {said})"
+    return f"{how} (by {last.get('source') or '?'} at {last['at']}, last commit {last['lastCommittedBatch']})"
 
 
 def _managed_row(m: dict[str, Any]) -> list[str]:

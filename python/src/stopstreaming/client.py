@@ -25,7 +25,14 @@ __all__ = ["MAX_WAIT_S", "InsecureTokenWarning", "StopStreamingClient"]
 # Error codes (docs/http-api.md) that name something missing, or a change that lost a race.
 _NOT_FOUND = frozenset({"query-not-found", "key-not-found", "not-managed"})
 _CONFLICT = frozenset(
-    {"version-conflict", "nothing-pending", "already-ended", "conflict", "lifecycle-conflict"}
+    {
+        "version-conflict",
+        "nothing-pending",
+        "already-ended",
+        "conflict",
+        "lifecycle-conflict",
+        "checkpoint-unreadable",
+    }
 )
 
 # The longest `wait=` the server accepts.

@@ -22,6 +22,10 @@ object Json {
     */
   private val strictReader = mapper.reader().`with`(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
 
+  /** Reads one JSON value, and nothing after it (as Python's `json.loads` does). */
+  private val treeReader =
+    mapper.reader().`with`(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+
   def bytes(value: AnyRef): Array[Byte] = mapper.writeValueAsBytes(value)
 
   def string(value: AnyRef): String = new String(bytes(value), UTF_8)
@@ -176,6 +180,117 @@ object Json {
     "outcome" -> r.outcome,
     "durationMs" -> r.durationMs
   )
+
+  /** The report of a checkpoint: the Python inspector's field names (`stopstreaming checkpoint --json`). */
+  def checkpointReport(r: CheckpointReport): JLinkedHashMap[String, Any] = {
+    val conf = new JLinkedHashMap[String, Any]()
+    r.conf.foreach { case (k, v) => conf.put(k, v) }
+    obj(
+      "path" -> r.path,
+      "queryId" -> r.queryId,
+      "lastPlannedBatch" -> r.lastPlannedBatch,
+      "lastCommittedBatch" -> r.lastCommittedBatch,
+      "batchesKept" -> r.batchesKept,
+      "state" -> r.state,
+      "clean" -> r.clean,
+      "restartReruns" -> r.restartReruns.map(x =>
+        obj(
+          "batch" -> x.batch,
+          "fromOffsets" -> x.fromOffsets.map(_.map(sourceOffset)),
+          "toOffsets" -> x.toOffsets.map(sourceOffset),
+          "why" -> x.why
+        )
+      ),
+      "nextBatch" -> r.nextBatch,
+      "watermarkMs" -> r.watermarkMs,
+      "watermark" -> isoMillis(r.watermarkMs),
+      "batchTimestampMs" -> r.batchTimestampMs,
+      "offsetsFormat" -> r.offsetsFormat,
+      "commitsFormat" -> r.commitsFormat,
+      "sources" -> r.sources.map(sourceOffset),
+      "conf" -> conf,
+      "stateOperators" -> r.stateOperators.map { op =>
+        val m = obj("id" -> op.id, "partitions" -> op.partitions, "provider" -> op.provider)
+        op.name.foreach(n => m.put("name", n))
+        if (op.stores.nonEmpty) m.put("stores", op.stores.asJava)
+        m
+      },
+      "warnings" -> r.warnings,
+      "lastRun" -> r.lastRun.map { l =>
+        val m = lastRunRecord(l.record)
+        m.put("howItEnded", l.howItEnded)
+        m
+      }
+    )
+  }
+
+  private def sourceOffset(s: SourceOffset): JLinkedHashMap[String, Any] = {
+    val m = obj("index" -> s.index)
+    s.id.foreach(id => m.put("id", id))
+    // Every built-in source writes JSON, shown as JSON; a source's own text is shown as written.
+    m.put("offset", s.offset.map(o => if (s.json) tree(o).getOrElse(o) else o).orNull)
+    m
+  }
+
+  private val IsoMillis =
+    java.time.format.DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(java.time.ZoneOffset.UTC)
+
+  /** An event time as the inspector shows it: ISO-8601 in UTC with milliseconds. */
+  def isoMillis(ms: Long): String = IsoMillis.format(Instant.ofEpochMilli(ms))
+
+  /** `_stopstreaming/last-run.json` beside a checkpoint: how the last run that we ended ended. */
+  def lastRunRecord(r: LastRunRecord): JLinkedHashMap[String, Any] = obj(
+    "version" -> LastRunRecord.Version,
+    "queryId" -> r.queryId,
+    "runId" -> r.runId,
+    "name" -> r.name,
+    "endedBy" -> r.endedBy.name,
+    "source" -> r.source,
+    "mode" -> r.mode,
+    "when" -> r.when,
+    "at" -> r.at.toString,
+    "lastCommittedBatch" -> r.lastCommittedBatch,
+    "detail" -> r.detail
+  )
+
+  /** Reads what [[lastRunRecord]] wrote; Left says what is wrong with it. */
+  def readLastRun(text: String): Either[String, LastRunRecord] = tree(text).flatMap { n =>
+    def str(f: String): Either[String, String] =
+      Option(n.get(f)).filter(_.isTextual).map(_.asText).toRight(s"'$f' is not a string")
+    def optStr(f: String): Option[String] = Option(n.get(f)).filter(_.isTextual).map(_.asText)
+    for {
+      _ <- if (n.isObject) Right(()) else Left("not a JSON object")
+      id <- str("queryId")
+      endedBy <- str("endedBy").flatMap(e =>
+        RunEnding.parse(e).toRight(s"'endedBy' is '${SafeText.name(e)}', not one of ${RunEnding.all.mkString(", ")}")
+      )
+      at <- str("at").flatMap(a =>
+        try Right(Instant.parse(a))
+        catch { case NonFatal(_) => Left("'at' is not an ISO-8601 instant") }
+      )
+      batch <- Option(n.get("lastCommittedBatch")).filterNot(_.isNull) match {
+        case None => Right(None)
+        case Some(b) if b.isIntegralNumber && b.canConvertToLong && b.asLong >= 0 => Right(Some(b.asLong))
+        case Some(_) => Left("'lastCommittedBatch' is not a batch id")
+      }
+    } yield LastRunRecord(
+      id,
+      optStr("runId").getOrElse(""),
+      optStr("name"),
+      endedBy,
+      optStr("source").getOrElse(""),
+      optStr("mode").getOrElse(""),
+      optStr("when").getOrElse(""),
+      at,
+      batch,
+      optStr("detail")
+    )
+  }
+
+  /** Parses any JSON value; Left when the text is not JSON (or nests deeper than the parser allows). */
+  def tree(text: String): Either[String, JsonNode] =
+    try Option(treeReader.readTree(text)).filterNot(_.isMissingNode).toRight("empty")
+    catch { case NonFatal(e) => Left(s"not JSON (${e.getClass.getSimpleName})") }
 
   /** The settings list, for the tests that keep the table of docs/configuration.md and the Python option names in step
     * with it.

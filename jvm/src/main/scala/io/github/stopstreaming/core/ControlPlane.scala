@@ -120,6 +120,15 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
       request: StopRequest,
       source: StopSource,
       caller: Caller = Caller.Internal
+  ): StopOutcome = door(idOrName, request, source, caller, StopCondition.Now)
+
+  /** [[requestStop]], with the condition that made the request (a pending stop's, once it held). */
+  private def door(
+      idOrName: String,
+      request: StopRequest,
+      source: StopSource,
+      caller: Caller,
+      firedBy: StopCondition
   ): StopOutcome = {
     val outcome = registry.lookup(idOrName) match {
       case Lookup.Running(t) =>
@@ -130,7 +139,7 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
           // must not take the configured mode, which may be immediate, and cut the batch in flight.
           val mode =
             request.mode.getOrElse(if (request.when == StopCondition.Now) settings.stopMode else StopMode.Graceful)
-          val state = stopper.request(t, mode, timeout, source)
+          val state = stopper.request(t, mode, timeout, source, firedBy, request.purpose)
           // Whoever waited for the pending stop now waits for this one: it ends the query all the same.
           replaced.foreach(_.settleAfter(t))
           StopOutcome.Accepted(t, state)
@@ -153,7 +162,7 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
     // The stop keeps the purpose it was asked with: a conditional pause is still a pause once its condition held.
     val req = StopRequest(Some(StopMode.Graceful), Some(p.timeoutMs), StopCondition.Now, p.purpose)
     try
-      requestStop(t.id.toString, req, p.source, p.caller) match {
+      door(t.id.toString, req, p.source, p.caller, p.condition) match {
         case StopOutcome.Accepted(q, _) =>
           var s = q.stopState.get
           val note = Some(s"condition ${p.condition} met")

@@ -16,7 +16,8 @@ final case class EndedQuery(
     lastStatus: Option[StatusView],
     lastProgress: Option[ProgressView],
     stopRef: AtomicReference[StopState],
-    stopDone: java.util.concurrent.CompletableFuture[StopState]
+    stopDone: java.util.concurrent.CompletableFuture[StopState],
+    checkpointRoot: Option[String] = None
 ) {
 
   /** Read at each look: a stop still finishing when the query left the registry updates it. */

@@ -58,7 +58,9 @@ object StopPhase {
   case object Failed extends StopPhase("FAILED", done = true)
 }
 
-/** An immutable snapshot of one stop request; replaced, never mutated. */
+/** An immutable snapshot of one stop request; replaced, never mutated. `firedBy` is the condition whose holding made
+  * the stop (`Now` for a stop asked directly), `purpose` what it was asked for: how the run ended depends on both.
+  */
 final case class StopState(
     phase: StopPhase,
     mode: StopMode,
@@ -67,6 +69,8 @@ final case class StopState(
     requestedAt: Instant,
     completedAt: Option[Instant],
     detail: Option[String],
+    firedBy: StopCondition = StopCondition.Now,
+    purpose: StopPurpose = StopPurpose.End,
     code: Option[String] = None
 ) {
 

@@ -42,8 +42,16 @@ final class Stopper(threads: NamedThreads, onFinished: (StopTarget, StopState) =
   /** Asks for a stop. The first request wins and is carried out once; a later one returns the same state, except that
     * an immediate request overrides a graceful stop still draining.
     */
-  def request(t: StopTarget, mode: StopMode, timeoutMs: Long, source: StopSource): StopState = {
-    val req = StopState(StopPhase.Requested, mode, source, timeoutMs, java.time.Instant.now(), None, None)
+  def request(
+      t: StopTarget,
+      mode: StopMode,
+      timeoutMs: Long,
+      source: StopSource,
+      firedBy: StopCondition = StopCondition.Now,
+      purpose: StopPurpose = StopPurpose.End
+  ): StopState = {
+    val req =
+      StopState(StopPhase.Requested, mode, source, timeoutMs, java.time.Instant.now(), None, None, firedBy, purpose)
     if (t.stopState.compareAndSet(null, req)) {
       log.info(
         s"stop of query ${t.id} (${t.name.getOrElse("unnamed")}) requested: mode=$mode, " +

@@ -59,6 +59,14 @@ object StreamInternals {
     method(exec, "queryExecutionThread").map(_.invoke(exec).asInstanceOf[Thread])
   }.toOption.flatten
 
+  /** The query's checkpoint root as Spark resolved it (a qualified URI, `StreamExecution.resolvedCheckpointRoot`). The
+    * class that holds it moved packages in Spark 4.1; the method kept its name, so it is found on the object itself.
+    */
+  def checkpointRoot(query: StreamingQuery): Option[String] = Try {
+    val exec = execution(query)
+    method(exec, "resolvedCheckpointRoot").flatMap(m => Option(m.invoke(exec))).map(_.toString)
+  }.toOption.flatten
+
   /** Continuous-processing queries have no batch boundary to drain to. */
   def isContinuous(query: StreamingQuery): Boolean =
     execution(query).getClass.getName.contains("ContinuousExecution")

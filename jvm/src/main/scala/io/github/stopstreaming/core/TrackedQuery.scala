@@ -20,6 +20,9 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) exte
     try Option(query.sparkSession).map(s => "session-" + Integer.toHexString(System.identityHashCode(s)))
     catch { case NonFatal(_) => None }
 
+  /** Where the query keeps its checkpoint (a qualified URI), if this Spark lets it be found. */
+  val checkpointRoot: Option[String] = StreamInternals.checkpointRoot(query)
+
   /** Looked up once; the thread is the truth about whether the query still runs. */
   val thread: Option[Thread] = StreamInternals.thread(query)
 
@@ -124,7 +127,8 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) exte
       status,
       lastProgress,
       stopState,
-      stopDone
+      stopDone,
+      checkpointRoot
     )
 }
 

@@ -7,7 +7,7 @@ import javax.net.ssl.SSLContext
 import scala.jdk.CollectionConverters._
 
 import com.sun.net.httpserver.{HttpServer, HttpsServer}
-import io.github.stopstreaming.core.{ControlPlane, StopPaths}
+import io.github.stopstreaming.core.{CheckpointException, CheckpointReport, ControlPlane, StopPaths}
 import org.slf4j.LoggerFactory
 
 /** One JDK `HttpServer` (or `HttpsServer`) on one port, serving the whole control API. */
@@ -17,7 +17,8 @@ final class ControlServer(
     plane: ControlPlane,
     tls: Option[SSLContext],
     json: QueryJsonCache,
-    stats: HttpStats
+    stats: HttpStats,
+    checkpoints: CheckpointReports
 ) {
   private val log = LoggerFactory.getLogger(getClass)
 
@@ -72,7 +73,7 @@ final class ControlServer(
         settings.allowedOrigins.toSet,
         if (tls.isDefined) "https" else "http"
       )
-    s.createContext("/", new Router(plane, this, guard, answers, json, stats))
+    s.createContext("/", new Router(plane, this, guard, answers, json, stats, checkpoints))
     s.setExecutor(executor)
     ControlServer.startAsDaemon(s)
     s
@@ -166,9 +167,15 @@ object ControlServer {
 /** The servers of the control plane: one per distinct port, shared by all users of that port, closed when its last user
   * is gone. The plugin's own server is one user for its whole life.
   */
-final class ControlServers(plane: ControlPlane, tls: Option[SSLContext]) {
+final class ControlServers(
+    plane: ControlPlane,
+    tls: Option[SSLContext],
+    readCheckpoint: String => CheckpointReport = _ =>
+      throw new CheckpointException("this control server has no checkpoint reader")
+) {
   private val byPort = new ConcurrentHashMap[Integer, ControlServer]()
   private val json = new QueryJsonCache
+  private val checkpoints = new CheckpointReports(readCheckpoint, plane.threads)
 
   /** What every server of this control plane answered, for the metrics. */
   val stats = new HttpStats
@@ -177,7 +184,7 @@ final class ControlServers(plane: ControlPlane, tls: Option[SSLContext]) {
   def acquire(host: String, port: Int, stopPath: String): Int = synchronized {
     ControlServer.applyConnectionLimits()
     val server = Option(if (port == 0) null else byPort.get(port)).getOrElse {
-      val s = new ControlServer(host, port, plane, tls, json, stats)
+      val s = new ControlServer(host, port, plane, tls, json, stats, checkpoints)
       byPort.put(s.port, s)
       s
     }
@@ -198,5 +205,6 @@ final class ControlServers(plane: ControlPlane, tls: Option[SSLContext]) {
   def closeAll(): Unit = synchronized {
     byPort.values.asScala.foreach(_.close())
     byPort.clear()
+    checkpoints.close()
   }
 }

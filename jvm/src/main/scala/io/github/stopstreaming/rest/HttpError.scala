@@ -24,6 +24,8 @@ object HttpError {
   val AmbiguousName = "ambiguous-name"
   val NothingPending = "nothing-pending"
   val AlreadyEnded = "already-ended"
+  val CheckpointUnreadable = "checkpoint-unreadable"
+  val CheckpointUnavailable = "checkpoint-unavailable"
 
   /** The code of an error that has no more specific one. */
   def generalCode(status: Int): String = status match {

@@ -29,6 +29,32 @@ private[stopstreaming] object Outcomes {
     )
   }
 
+  /** A checkpoint that could not be reported: 409 `checkpoint-unreadable` when its content is not what Spark writes (or
+    * not a checkpoint, or this Spark hides where it is), 503 `checkpoint-unavailable` when the file system failed or
+    * did not answer in time (worth a retry).
+    */
+  def checkpointFailure(idOrName: String, e: Throwable): HttpError = e match {
+    case c: CheckpointException if !c.io =>
+      HttpError(
+        409,
+        s"the checkpoint of '$idOrName' cannot be read: ${c.getMessage}",
+        errorCode = Some(HttpError.CheckpointUnreadable)
+      )
+    case c: CheckpointException =>
+      HttpError(
+        503,
+        s"the checkpoint of '$idOrName' cannot be read now: ${c.getMessage}",
+        errorCode = Some(HttpError.CheckpointUnavailable)
+      )
+    case _: java.util.concurrent.TimeoutException =>
+      HttpError(
+        503,
+        s"the checkpoint of '$idOrName' was not read within ${CheckpointReports.WaitMs / 1000}s; try again",
+        errorCode = Some(HttpError.CheckpointUnavailable)
+      )
+    case other => throw other
+  }
+
   /** A body over the limit, announced or sent; the connection is closed rather than drained. */
   def bodyTooLarge(limit: Int): HttpError =
     HttpError(413, s"request body larger than $limit bytes", Seq("Connection" -> "close"))

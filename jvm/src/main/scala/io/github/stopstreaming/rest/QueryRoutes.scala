@@ -14,7 +14,8 @@ private[rest] final class QueryRoutes(
     plane: ControlPlane,
     json: QueryJsonCache,
     answers: Executor,
-    caller: HttpExchange => Caller
+    caller: HttpExchange => Caller,
+    checkpoints: CheckpointReports
 ) {
   import QueryRoutes._
 
@@ -36,6 +37,41 @@ private[rest] final class QueryRoutes(
       case Lookup.Ambiguous(matches) => throw Outcomes.ambiguous(idOrName, matches)
     }
     Response(200, json.bytes(view))
+  }
+
+  /** `GET /api/v1/queries/{idOrName}/checkpoint`: what a restart from the query's checkpoint would run, read on the
+    * checkpoint readers' threads and answered from that read, holding no request thread.
+    */
+  def checkpoint(req: Request, idOrName: String): Either[Response, CompletableFuture[Response]] = {
+    req.requireMethod("GET")
+    req.onlyParams()
+    val (root, running) = plane.registry.lookup(idOrName) match {
+      case Lookup.Running(t) => (t.checkpointRoot, t.isRunning)
+      case Lookup.Ended(e) => (e.checkpointRoot, false)
+      case Lookup.NotFound => throw Outcomes.queryNotFound(idOrName)
+      case Lookup.Ambiguous(matches) => throw Outcomes.ambiguous(idOrName, matches)
+    }
+    val at = root.getOrElse(
+      throw Outcomes.checkpointFailure(idOrName, new CheckpointException("this Spark does not tell where it is"))
+    )
+    val read = checkpoints.report(at)
+    def answer(report: CheckpointReport, failure: Throwable): Response = {
+      val cause = failure match {
+        case c: java.util.concurrent.CompletionException if c.getCause != null => c.getCause
+        case other => other
+      }
+      if (cause != null) {
+        val e = Outcomes.checkpointFailure(idOrName, cause)
+        Response(e.code, Json.obj("error" -> e.message, "code" -> e.kind))
+      } else {
+        val body = Json.checkpointReport(report)
+        body.put("running", running)
+        Response(200, body)
+      }
+    }
+    if (read.isDone) Left(read.handle[Response](answer _).join())
+    else
+      Right(read.copy().orTimeout(CheckpointReports.WaitMs, TimeUnit.MILLISECONDS).handleAsync(answer _, answers))
   }
 
   /** `/api/v1/queries/{idOrName}/stop`: `POST` asks for a stop, `DELETE` cancels a pending one. */

@@ -22,7 +22,8 @@ final class Router(
     guard: RequestGuard,
     answers: Executor,
     json: QueryJsonCache,
-    stats: HttpStats
+    stats: HttpStats,
+    checkpoints: CheckpointReports
 ) extends HttpHandler {
   private val log = LoggerFactory.getLogger(getClass)
   private val auth = new BearerAuth(plane.settings.token)
@@ -32,7 +33,7 @@ final class Router(
     */
   private val bodiesRead = java.util.concurrent.ConcurrentHashMap.newKeySet[HttpExchange]()
 
-  private val queries = new QueryRoutes(plane, json, answers, caller)
+  private val queries = new QueryRoutes(plane, json, answers, caller, checkpoints)
   private val conf = new ConfRoutes(plane, caller)
   private val events = new EventRoutes(plane)
   private val managed = new ManagedRoutes(plane, answers, caller)
@@ -111,6 +112,7 @@ final class Router(
     segments match {
       case Seq("api", "v1", "queries") => Left(queries.list(req))
       case Seq("api", "v1", "queries", idOrName) => Left(queries.one(req, idOrName))
+      case Seq("api", "v1", "queries", idOrName, "checkpoint") => queries.checkpoint(req, idOrName)
       case Seq("api", "v1", "queries", idOrName, "stop") =>
         managed.stopWithoutRun(req, idOrName).map(Left(_)).getOrElse(queries.stop(req, idOrName))
       case Seq("api", "v1", "queries", name, verb @ ("pause" | "resume" | "restart")) => managed.act(req, name, verb)

@@ -5,7 +5,7 @@ import java.util.concurrent.atomic.AtomicReference
 import scala.util.control.NonFatal
 
 import io.github.stopstreaming.core._
-import io.github.stopstreaming.fs.{ConfFile, MarkerWatcher}
+import io.github.stopstreaming.fs.{CheckpointReader, ConfFile, LastRunRecorder, MarkerWatcher}
 import io.github.stopstreaming.observe.{AuditSinks, QueryMetrics, StopStreamingMetrics}
 import io.github.stopstreaming.rest.{ControlServers, Tls}
 import io.github.stopstreaming.shutdown.ShutdownDrain
@@ -27,7 +27,17 @@ final class StopStreamingRuntime private (
   private val log = LoggerFactory.getLogger(getClass)
   private val settings = plane.settings
 
-  val servers = new ControlServers(plane, settings.tls.filter(_ => settings.restEnabled).map(Tls.context))
+  private val checkpointReader = new CheckpointReader(hadoopConf)
+  val servers =
+    new ControlServers(
+      plane,
+      settings.tls.filter(_ => settings.restEnabled).map(Tls.context),
+      root => checkpointReader.read(root)
+    )
+
+  /** Leaves a record of how each run we stop ended beside its checkpoint. */
+  private val lastRuns = new LastRunRecorder(hadoopConf, plane.threads)
+  plane.addListener(lastRuns)
   val markers = new MarkerWatcher(plane, hadoopConf, settings.fsPollIntervalMs, () => restUrl)
   plane.addListener(markers)
 
@@ -131,6 +141,7 @@ final class StopStreamingRuntime private (
     catch { case NonFatal(e) => log.warn("closing the control servers failed", e) }
     markers.close()
     plane.close()
+    lastRuns.close()
   }
 }
 
