@@ -59,3 +59,53 @@ def test_every_docs_page_is_reachable_from_the_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     unlinked = [p.name for p in PAGES[1:] if f"(docs/{p.name}" not in readme]
     assert not unlinked, f"docs pages the README does not link: {unlinked}"
+
+
+# Where a user may read a setting's name: messages, Scaladoc, docs, deployment files, examples.
+NAMED_IN = ["python/src", "jvm/src/main", "docker", "examples", *(str(p.relative_to(ROOT)) for p in PAGES)]
+# A setting name as written; the look-behind skips Scala packages (`org.apache.spark.stopstreaming.ui`).
+SETTING_NAME = re.compile(r"(?<![\w.])spark\.stopstreaming\.([A-Za-z0-9_.*<>]+)")
+# Set by the plugin for others to read, not by a user: StopStreamingDriverPlugin.UrlKey.
+PUBLISHED = {"rest.url"}
+
+
+def _settings_table() -> set[str]:
+    """The keys of docs/configuration.md's table (SettingsTableSuite checks it against Settings.scala)."""
+    page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    return set(re.findall(r"^\| `([^`]+)` \|", page, re.MULTILINE))
+
+
+def _texts():
+    for name in NAMED_IN:
+        top = ROOT / name
+        for f in [top] if top.is_file() else sorted(top.rglob("*")):
+            skipped = {"target", "jars", "__pycache__"}.intersection(f.relative_to(ROOT).parts)
+            if f.is_file() and not skipped:
+                try:
+                    yield f, f.read_text(encoding="utf-8")
+                except UnicodeDecodeError:  # a binary file holds no message
+                    continue
+
+
+def _known(name: str, table: set[str]) -> bool:
+    if name in table or name in PUBLISHED:
+        return True
+    if name == "*" or name.endswith(".*"):  # all of them, or a family: `restart.*`
+        return any(k.startswith(name[:-1]) for k in table)
+    # `conf.<key>` is the family of initial dynamic values; `conf.file` and `conf.maxBytes` are in the table.
+    return "conf.<key>" in table and name.startswith("conf.") and name not in ("conf.", "conf.*")
+
+
+def test_every_setting_named_in_a_message_or_doc_exists():
+    table = _settings_table()
+    assert {"rest.port", "auth.token", "conf.<key>"} <= table, "the settings table was not found"
+    unknown, seen = [], 0
+    for f, text in _texts():
+        for line_no, line in enumerate(text.splitlines(), 1):
+            for m in SETTING_NAME.finditer(line):
+                name = m.group(1).rstrip(".")
+                seen += 1
+                if name and not _known(name, table):
+                    unknown.append(f"{f.relative_to(ROOT)}:{line_no}: spark.stopstreaming.{name}")
+    assert seen > 20, f"only {seen} setting names found: are the paths right?"
+    assert not unknown, "names no setting has:\n" + "\n".join(unknown)

@@ -70,7 +70,7 @@ class StopStreamingClient:
         if self.token and self.url.startswith("http://") and not _is_loopback(self.url):
             warnings.warn(
                 f"the token is sent in clear text to {self.url}: anyone on the network path can read it "
-                "(serve the control API over https: spark.stopstreaming.ssl.keyStore)",
+                "(serve the control API over https: spark.stopstreaming.rest.ssl.keyStore)",
                 InsecureTokenWarning,
                 stacklevel=2,
             )
