@@ -7,7 +7,7 @@ talks to the plugin over Py4J or over its HTTP control API.
 from stopstreaming.backend import is_connect_session
 from stopstreaming.checkpoint import inspect_checkpoint
 from stopstreaming.client import StopStreamingClient
-from stopstreaming.config import FileSystemStopConfig, FsType, RestStopConfig, load_config
+from stopstreaming.config import FileSystemStopConfig, FsType, RestStopConfig
 from stopstreaming.dynconf import DynamicConf, dynamic_conf
 from stopstreaming.errors import (
     AmbiguousQueryError,
@@ -32,7 +32,7 @@ from stopstreaming.jar import SUPPORTED_SPARK, __version__, jar_path, spark_line
 from stopstreaming.jvm import PLUGIN_CLASS
 from stopstreaming.managed import ManagedQuery, manage
 from stopstreaming.session import configure, control_url
-from stopstreaming.streaming import await_external_termination, cancel_stop, request_stop
+from stopstreaming.streaming import await_external_termination, cancel_stop, load_config, request_stop
 
 __all__ = [
     "PLUGIN_CLASS",

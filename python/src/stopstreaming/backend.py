@@ -6,13 +6,40 @@ implement ``Backend``; the public functions only ever call what it declares.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 from stopstreaming.classic import ClassicBackend
-from stopstreaming.config import StopConfig
+from stopstreaming.config import RestartPolicy, StopConfig
 from stopstreaming.connect import ConnectBackend
 
-__all__ = ["Backend", "backend_for_query", "backend_for_session", "is_connect", "is_connect_session"]
+__all__ = [
+    "Backend",
+    "ManagedHandle",
+    "backend_for_query",
+    "backend_for_session",
+    "is_connect",
+    "is_connect_session",
+]
+
+
+@runtime_checkable
+class ManagedHandle(Protocol):
+    """One managed query in the plugin, by name: what ``ManagedQuery`` asks of it."""
+
+    def view(self) -> dict[str, Any]:
+        """Return the managed query as ``GET /api/v1/managed/{name}`` shows it."""
+
+    def run(self) -> Any:
+        """Return the run of the moment (a ``StreamingQuery``), or None."""
+
+    def act(self, verb: str, when: str | None, timeout: str | None, wait_ms: int) -> dict[str, Any]:
+        """Pause, resume, restart or stop it; return its view, after at most ``wait_ms``."""
+
+    def await_finished(self, ms: int) -> dict[str, Any]:
+        """Wait at most ``ms`` for it to be finished for good; return its view.
+
+        ``terminated`` in the view: no more waiting (finished, or the control plane closed).
+        """
 
 
 @runtime_checkable
@@ -49,6 +76,15 @@ class Backend(Protocol):
 
     def conf_snapshot(self) -> dict[str, Any]:
         """Return the whole dynamic configuration, as ``GET /api/v1/conf`` shows it."""
+
+    def ensure_started(self) -> None:
+        """Make sure the control plane runs in the driver (starting it there if no plugin did)."""
+
+    def load_config(self, path: str | None) -> StopConfig:
+        """Read the HOCON ``stopstreaming { ... }`` block of ``path`` (None: ``application.conf``)."""
+
+    def manage(self, name: str, start: Callable[[], Any], policy: RestartPolicy) -> ManagedHandle:
+        """Start a query with ``start()`` and hand its life, and ``start`` as its recipe, to the plugin."""
 
 
 def is_connect(obj: Any) -> bool:

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from stopstreaming.durations import Duration, duration_text
 from stopstreaming.errors import (
     AmbiguousQueryError,
     AuthenticationError,
@@ -19,6 +20,7 @@ from stopstreaming.errors import (
     RequestError,
     ServerUnreachableError,
 )
+from stopstreaming.settings import MAX_WAIT_S
 
 __all__ = ["MAX_WAIT_S", "InsecureTokenWarning", "StopStreamingClient"]
 
@@ -34,9 +36,6 @@ _CONFLICT = frozenset(
         "checkpoint-unreadable",
     }
 )
-
-# The longest `wait=` the server accepts.
-MAX_WAIT_S = 600.0
 
 
 class InsecureTokenWarning(UserWarning):
@@ -141,17 +140,18 @@ class StopStreamingClient:
         self,
         id_or_name: str,
         mode: str | None = None,
-        timeout: str | None = None,
-        wait: str | None = None,
+        timeout: Duration | None = None,
+        wait: Duration | None = None,
         when: str | None = None,
     ) -> dict[str, Any]:
         """Request a stop of a query and return it as JSON.
 
-        With ``wait`` (e.g. ``"2m"``) the answer comes once the query ended or the wait ran out;
-        ``result["active"]`` tells whether it still runs. ``when`` makes it a conditional stop
-        (``"caught-up"``, ``"batch:<N>"``, ``"in:<duration>"`` or an ISO-8601 instant), PENDING
-        in ``result["stop"]`` until the condition holds.
+        With ``wait`` (e.g. ``"2m"``, or ``120`` seconds) the answer comes once the query ended or
+        the wait ran out; ``result["active"]`` tells whether it still runs. ``when`` makes it a
+        conditional stop (``"caught-up"``, ``"batch:<N>"``, ``"in:<duration>"`` or an ISO-8601
+        instant), PENDING in ``result["stop"]`` until the condition holds.
         """
+        timeout, wait = duration_text("timeout", timeout), duration_text("wait", wait)
         params = {
             k: v for k, v in (("mode", mode), ("timeout", timeout), ("wait", wait), ("when", when)) if v
         }
@@ -173,13 +173,29 @@ class StopStreamingClient:
         """One managed query by name; ``QueryNotFoundError`` if no query of that name is managed."""
         return self._request("GET", f"/api/v1/managed/{_segment(name)}")
 
-    def _lifecycle(self, verb: str, name: str, **params: str | None) -> dict[str, Any]:
+    def _lifecycle(
+        self,
+        verb: str,
+        name: str,
+        when: str | None = None,
+        timeout: Duration | None = None,
+        wait: Duration | None = None,
+    ) -> dict[str, Any]:
+        params = {
+            "when": when,
+            "timeout": duration_text("timeout", timeout),
+            "wait": duration_text("wait", wait),
+        }
         given = {k: v for k, v in params.items() if v}
         wait_s = MAX_WAIT_S if given.get("wait") else 0.0
         return self._request("POST", f"/api/v1/queries/{_segment(name)}/{verb}", wait_s=wait_s, params=given)
 
     def pause(
-        self, name: str, when: str | None = None, timeout: str | None = None, wait: str | None = None
+        self,
+        name: str,
+        when: str | None = None,
+        timeout: Duration | None = None,
+        wait: Duration | None = None,
     ) -> dict[str, Any]:
         """Pause a managed query: a graceful stop (now, or once ``when`` holds), then PAUSED.
 
@@ -187,17 +203,21 @@ class StopStreamingClient:
         """
         return self._lifecycle("pause", name, when=when, timeout=timeout, wait=wait)
 
-    def resume(self, name: str, wait: str | None = None) -> dict[str, Any]:
+    def resume(self, name: str, wait: Duration | None = None) -> dict[str, Any]:
         """Start a paused managed query again from its checkpoint; with ``wait``, once it runs."""
         return self._lifecycle("resume", name, wait=wait)
 
     def restart(
-        self, name: str, when: str | None = None, timeout: str | None = None, wait: str | None = None
+        self,
+        name: str,
+        when: str | None = None,
+        timeout: Duration | None = None,
+        wait: Duration | None = None,
     ) -> dict[str, Any]:
         """Stop a managed query gracefully and start it again; with ``wait``, once it runs again."""
         return self._lifecycle("restart", name, when=when, timeout=timeout, wait=wait)
 
-    def restart_in_order(self, names: list[str], wait: str = "5m") -> list[dict[str, Any]]:
+    def restart_in_order(self, names: list[str], wait: Duration = "5m") -> list[dict[str, Any]]:
         """Restart several managed queries one after the other, each once the one before runs again.
 
         Stops at the first that is not RUNNING again within ``wait`` (``StopTimeoutError``).

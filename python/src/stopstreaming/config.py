@@ -1,4 +1,8 @@
-"""The stop configurations of the stopstreaming 0.x API, in Python spelling."""
+"""The stop configurations of the 0.x API in Python spelling, and a managed query's restart policy.
+
+Data only: these values are checked when made and read by the backends; this module imports no
+module of ours but the data ones (``tests/test_python_imports.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,17 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Union
 
-from stopstreaming.errors import ConfigurationError, StopStreamingError
+from stopstreaming.errors import ConfigurationError
 from stopstreaming.settings import DEFAULT_PORT, DEFAULT_STOP_PATH
 
-__all__ = ["FileSystemStopConfig", "FsType", "RestStopConfig", "StopConfig", "load_config"]
+__all__ = [
+    "FileSystemStopConfig",
+    "FsType",
+    "RestartPolicy",
+    "RestStopConfig",
+    "StopConfig",
+    "stop_config_from_json",
+]
 
 
 class FsType(str, Enum):
@@ -72,23 +83,23 @@ def stop_path_error(path: str) -> str | None:
     return None
 
 
-def load_config(path: str | None = None) -> StopConfig:
-    """Read the HOCON ``stopstreaming { ... }`` block from ``path`` (or ``application.conf``).
-
-    The file is parsed by the plugin jar in the running driver, exactly as the Scala
-    ``StopConfigLoader`` does, so a classic SparkSession must be running.
-    """
-    from pyspark.sql import SparkSession
-
-    from stopstreaming.backend import is_connect
-    from stopstreaming.classic import ClassicBackend
-
-    spark = SparkSession.getActiveSession()
-    if spark is None or is_connect(spark):
-        raise StopStreamingError(
-            "load_config() reads HOCON through the driver JVM: start a classic SparkSession first"
-        )
-    data = ClassicBackend.for_session(spark).load_config(path)
+def stop_config_from_json(data: dict) -> StopConfig:
+    """Return the configuration the plugin's ``StopConfigLoader`` read, from its JSON spelling."""
     if data["backend"] == "rest":
         return RestStopConfig(data["host"], int(data["port"]), data["stopPath"])
     return FileSystemStopConfig(data["stopDir"], FsType(data["fsType"]))
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """How a managed query starts again after a failure, as the plugin reads it.
+
+    Durations are the plugin's text and counts whole numbers; ``""`` and ``-1`` mean the plugin's
+    ``spark.stopstreaming.restart.*`` setting.
+    """
+
+    initial_delay: str = ""
+    factor: int = -1
+    max_delay: str = ""
+    max_restarts: int = -1
+    window: str = ""

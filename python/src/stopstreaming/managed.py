@@ -7,72 +7,37 @@ back-off and the pause that survives a driver restart live in one place, the dri
 and Python alike.
 
 Spark Connect: a Connect client is not part of the driver, and the driver cannot call back into it;
-``manage()`` raises ``UnsupportedInSparkConnectError`` there (see docs/lifecycle.md for what works).
+its backend refuses ``manage()`` with ``UnsupportedInSparkConnectError`` (see docs/lifecycle.md for
+what works).
 """
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from typing import Any, Callable
 
-from stopstreaming.backend import is_connect_session
-from stopstreaming.errors import (
-    ConfigurationError,
-    ManagedQueryFailedError,
-    StopStreamingError,
-    UnsupportedInSparkConnectError,
-)
-from stopstreaming.jvm import call_jvm, facade_for_jvm
+from stopstreaming.backend import ManagedHandle, backend_for_session
+from stopstreaming.config import RestartPolicy
+from stopstreaming.durations import Duration, duration_ms, duration_text, wait_ms
+from stopstreaming.errors import ConfigurationError, ManagedQueryFailedError
 
 __all__ = ["ManagedQuery", "manage"]
 
-# The longest wait the plugin takes in one call, as over HTTP.
-_MAX_WAIT_S = 600.0
-
-
-class _Recipe:
-    """The query's recipe as the plugin sees it: ``io.github.stopstreaming.core.QueryRecipe``."""
-
-    class Java:
-        """The Java interface Py4J exposes this object as."""
-
-        implements = ["io.github.stopstreaming.core.QueryRecipe"]
-
-    def __init__(self, spark: Any, start: Callable[[Any], Any]) -> None:
-        self._spark = spark
-        self._start = start
-        self.last_error: BaseException | None = None
-
-    def start(self) -> Any:
-        """Start the query and return its Java handle (the plugin calls this on Py4J's callback thread)."""
-        try:
-            query = self._start(self._spark)
-            jsq = getattr(query, "_jsq", None)
-            if jsq is None:
-                raise ConfigurationError(
-                    f"the start function must return a started StreamingQuery, not {type(query).__name__}"
-                )
-            self.last_error = None
-            return jsq
-        except BaseException as e:
-            self.last_error = e
-            raise
-
 
 class ManagedQuery:
-    """A query whose life the control plane owns; known by ``name`` across its runs."""
+    """A query whose life the control plane owns; known by ``name`` across its runs.
 
-    def __init__(self, spark: Any, name: str, facade: Any, recipe: _Recipe) -> None:
-        self._spark = spark
+    Every ``wait`` and ``timeout`` is a duration: a number of seconds (``wait=60``) or a text
+    such as ``"60s"`` or ``"5m"``; a ``wait`` is at most ten minutes, as over HTTP.
+    """
+
+    def __init__(self, name: str, handle: ManagedHandle) -> None:
         self.name = name
-        self._facade = facade
-        self._recipe = recipe  # kept: the plugin calls it back
+        self._handle = handle
 
     def view(self) -> dict[str, Any]:
         """Return the managed query as ``GET /api/v1/managed/{name}`` shows it."""
-        return dict(json.loads(call_jvm(lambda: self._facade.managedJson(self.name))))
+        return self._handle.view()
 
     @property
     def state(self) -> str:
@@ -82,60 +47,52 @@ class ManagedQuery:
     @property
     def query(self) -> Any:
         """The run of the moment (a ``StreamingQuery``), or None while there is none."""
-        jsq = call_jvm(lambda: self._facade.managedQuery(self.name))
-        if jsq is None:
-            return None
-        from pyspark.sql.streaming import StreamingQuery
+        return self._handle.run()
 
-        return StreamingQuery(jsq)
-
-    def _act(self, action: str, when: str | None, timeout: str | None, wait: float | None) -> dict[str, Any]:
-        wait_ms = _wait_ms(wait)
-        f, name = self._facade, self.name
-        return dict(
-            json.loads(call_jvm(lambda: f.managedAction(name, action, when or "", timeout or "", wait_ms)))
-        )
+    def _act(
+        self, verb: str, when: str | None, timeout: Duration | None, wait: Duration | None
+    ) -> dict[str, Any]:
+        return self._handle.act(verb, when, duration_text("timeout", timeout), wait_ms(wait))
 
     def pause(
-        self, when: str | None = None, timeout: str | None = None, wait: float | None = None
+        self, when: str | None = None, timeout: Duration | None = None, wait: Duration | None = None
     ) -> dict[str, Any]:
         """Stop gracefully (the batch in flight commits) and stay PAUSED until resumed.
 
         ``when`` (``caught-up``, ``batch:<N>``, ``in:<duration>``, an ISO-8601 instant) pauses once
-        it holds; ``wait`` (seconds) returns once PAUSED or the wait ran out.
+        it holds; with ``wait`` it returns once PAUSED or the wait ran out.
         """
         return self._act("pause", when, timeout, wait)
 
-    def resume(self, wait: float | None = None) -> dict[str, Any]:
+    def resume(self, wait: Duration | None = None) -> dict[str, Any]:
         """Start again from the checkpoint; with ``wait``, once the new run runs."""
         return self._act("resume", None, None, wait)
 
     def restart(
-        self, when: str | None = None, timeout: str | None = None, wait: float | None = None
+        self, when: str | None = None, timeout: Duration | None = None, wait: Duration | None = None
     ) -> dict[str, Any]:
         """Stop gracefully and start again (to apply new dynamic values or options)."""
         return self._act("restart", when, timeout, wait)
 
-    def stop(self, wait: float | None = None) -> dict[str, Any]:
+    def stop(self, wait: Duration | None = None) -> dict[str, Any]:
         """End it for good: a graceful stop of the run; it is not restarted."""
         return self._act("stop", None, None, wait)
 
-    def await_termination(self, timeout: float | None = None) -> bool:
-        """Block until it is finished for good: True once STOPPED (False if ``timeout`` seconds ran out).
+    def await_termination(self, timeout: Duration | None = None) -> bool:
+        """Block until it is finished for good: True once STOPPED (False if ``timeout`` ran out).
 
         Raises ``ManagedQueryFailedError`` with the last error once FAILED (restarts exhausted).
         Waits in slices of a second, so Ctrl-C ends the wait.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        f, name = self._facade, self.name
+        timeout_ms = duration_ms("timeout", timeout)
+        deadline = None if timeout_ms is None else time.monotonic() + timeout_ms / 1000
         while True:
             left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
-            ms = int(max(0.0, left) * 1000)
-            view = dict(json.loads(call_jvm(lambda ms=ms: f.awaitManaged(name, ms))))
+            view = self._handle.await_finished(int(max(0.0, left) * 1000))
             if view["state"] == "FAILED":
                 raise ManagedQueryFailedError(
-                    f"managed query {name!r} failed {view['failures']} time(s) within its window and is not "
-                    f"restarted again; last error: {view.get('lastError')}",
+                    f"managed query {self.name!r} failed {view['failures']} time(s) within its window and is "
+                    f"not restarted again; last error: {view.get('lastError')}",
                     view,
                 )
             if view["state"] == "STOPPED" or view.get("terminated"):
@@ -147,26 +104,6 @@ class ManagedQuery:
         return f"ManagedQuery(name={self.name!r})"
 
 
-def _wait_ms(wait: float | None) -> int:
-    if wait is None:
-        return 0
-    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or wait < 0:
-        raise ConfigurationError(f"wait must be a number of seconds, not {wait!r}")
-    if wait > _MAX_WAIT_S:
-        raise ConfigurationError(f"wait is at most {_MAX_WAIT_S:.0f} seconds")
-    return int(wait * 1000)
-
-
-def _duration(what: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ConfigurationError(
-            f"{what} must be a duration such as '30s' or a number of seconds, not {value!r}"
-        )
-    return value if isinstance(value, str) else f"{int(float(value) * 1000)}ms"
-
-
 def _count(what: str, value: Any) -> int:
     if value is None:
         return -1
@@ -175,19 +112,16 @@ def _count(what: str, value: Any) -> int:
     return value
 
 
-_lock = threading.Lock()
-
-
 def manage(
     spark: Any,
     name: str,
     start: Callable[[Any], Any],
     *,
-    initial_delay: str | float | None = None,
+    initial_delay: Duration | None = None,
     factor: int | None = None,
-    max_delay: str | float | None = None,
+    max_delay: Duration | None = None,
     max_restarts: int | None = None,
-    window: str | float | None = None,
+    window: Duration | None = None,
 ) -> ManagedQuery:
     """Start a query with ``start(spark)`` and hand its life to the control plane.
 
@@ -200,39 +134,16 @@ def manage(
     A name paused in an earlier run of the application (the pause is kept in
     ``spark.stopstreaming.conf.file``) is not started: it stays PAUSED until resumed.
     """
-    if is_connect_session(spark):
-        raise UnsupportedInSparkConnectError(
-            "manage() needs the driver to call your start function, and a Spark Connect client is not "
-            "part of the driver. Run the application as a classic PySpark driver (spark-submit, a job "
-            "cluster), or manage the query in a driver-side application; pause, resume and restart of a "
-            "managed query work from anywhere over HTTP (stopstreaming pause NAME)."
-        )
+    backend = backend_for_session(spark)
     if not isinstance(name, str) or not name:
         raise ConfigurationError("name must be a non-empty string")
     if not callable(start):
         raise ConfigurationError(f"start must be a function of the session, not {type(start).__name__}")
-    from pyspark import SparkContext
-    from pyspark.java_gateway import ensure_callback_server_started
-
-    sc = SparkContext._active_spark_context
-    if sc is None:
-        raise StopStreamingError("no SparkContext is running in this process")
-    facade = facade_for_jvm(sc._jvm)
-    with _lock:
-        ensure_callback_server_started(sc._gateway)
-    recipe = _Recipe(spark, start)
-    args = (
-        _duration("initial_delay", initial_delay),
+    policy = RestartPolicy(
+        duration_text("initial_delay", initial_delay) or "",
         _count("factor", factor),
-        _duration("max_delay", max_delay),
+        duration_text("max_delay", max_delay) or "",
         _count("max_restarts", max_restarts),
-        _duration("window", window),
+        duration_text("window", window) or "",
     )
-    js = spark._jsparkSession
-    try:
-        call_jvm(lambda: facade.manage(js, name, recipe, *args))
-    except Exception:
-        if recipe.last_error is not None:
-            raise recipe.last_error from None  # the start function's own error, as if called directly
-        raise
-    return ManagedQuery(spark, name, facade, recipe)
+    return ManagedQuery(name, backend.manage(name, lambda: start(spark), policy))

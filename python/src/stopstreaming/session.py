@@ -10,7 +10,6 @@ import warnings
 from typing import Any
 
 from stopstreaming.backend import backend_for_session, is_connect_session
-from stopstreaming.classic import ClassicBackend
 from stopstreaming.errors import ConfigurationError, PluginNotLoadedError, StopStreamingError
 from stopstreaming.jar import __version__, jar_path, spark_line
 from stopstreaming.jvm import PLUGIN_CLASS
@@ -172,7 +171,7 @@ def _prepare_running_driver(jar: str) -> None:
             stacklevel=3,
         )
         session = SparkSession.getActiveSession() or SparkSession(sc)
-        ClassicBackend.for_session(session).ensure_started()
+        backend_for_session(session).ensure_started()
 
 
 def _plugin_loadable(jvm: Any) -> bool:

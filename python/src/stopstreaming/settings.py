@@ -6,7 +6,7 @@ spelling, and a test compares the two (``tests/test_settings_table.py``), so the
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_PORT", "DEFAULT_STOP_PATH", "DEFAULT_URL", "OPTIONS", "PREFIX"]
+__all__ = ["DEFAULT_PORT", "DEFAULT_STOP_PATH", "DEFAULT_URL", "MAX_WAIT_S", "OPTIONS", "PREFIX"]
 
 PREFIX = "spark.stopstreaming."
 
@@ -15,6 +15,10 @@ PREFIX = "spark.stopstreaming."
 DEFAULT_PORT = 8558
 DEFAULT_STOP_PATH = "/stop"
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+
+# The longest `wait` of one call, the plugin's limit over HTTP and Py4J alike (QueryRoutes.MaxWaitMs):
+# Python checks it where it converts a wait itself, and allows an HTTP answer that long.
+MAX_WAIT_S = 600
 
 _BOOL = (bool,)
 _INT = (int,)

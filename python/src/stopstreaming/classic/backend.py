@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 from stopstreaming.classic.conf_mirror import mirror_for
-from stopstreaming.config import FileSystemStopConfig, RestStopConfig, StopConfig
+from stopstreaming.classic.managed import ClassicManaged, start_managed
+from stopstreaming.config import (
+    FileSystemStopConfig,
+    RestartPolicy,
+    RestStopConfig,
+    StopConfig,
+    stop_config_from_json,
+)
 from stopstreaming.errors import ConfigurationError, StopStreamingError
 from stopstreaming.jvm import call_jvm, facade_for_jvm
 
@@ -38,13 +45,17 @@ class ClassicBackend:
             raise ConfigurationError("no SparkContext is running in this process")
         return cls(sc._jvm, jsq.sparkSession())
 
-    def ensure_started(self) -> str:
+    def _start_plane(self) -> str:
         """Start the control plane in this driver if no plugin did; return its URL ("" with HTTP off)."""
         return str(call_jvm(lambda: self._facade.ensureStarted(self._jsession)))
 
+    def ensure_started(self) -> None:
+        """Make sure the control plane runs in the driver (starting it there if no plugin did)."""
+        self._start_plane()
+
     def control_url(self) -> str:
         """Return the URL of the driver's control server."""
-        url = self.ensure_started()
+        url = self._start_plane()
         if not url:
             raise StopStreamingError("the control server is off (spark.stopstreaming.rest.enabled=false)")
         return url
@@ -96,6 +107,14 @@ class ClassicBackend:
         """Return the whole dynamic configuration, as ``GET /api/v1/conf`` shows it."""
         return mirror_for(self._facade).snapshot()
 
-    def load_config(self, path: str | None) -> dict[str, Any]:
-        """Read a HOCON stop configuration through the driver JVM."""
-        return dict(json.loads(call_jvm(lambda: self._facade.loadConfig(path or ""))))
+    def load_config(self, path: str | None) -> StopConfig:
+        """Read the HOCON ``stopstreaming { ... }`` block of ``path`` (None: ``application.conf``).
+
+        The file is parsed by the plugin jar in the driver, exactly as the Scala ``StopConfigLoader`` does.
+        """
+        data = json.loads(call_jvm(lambda: self._facade.loadConfig(path or "")))
+        return stop_config_from_json(data)
+
+    def manage(self, name: str, start: Callable[[], Any], policy: RestartPolicy) -> ClassicManaged:
+        """Start a query with ``start()`` and hand its life, and ``start`` as its recipe, to the plugin."""
+        return start_managed(self._facade, self._jsession, name, start, policy)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from typing import Any
+from typing import Any, Callable, NoReturn
 from urllib.parse import urlparse
 
 from stopstreaming.client import StopStreamingClient
-from stopstreaming.config import FileSystemStopConfig, RestStopConfig, StopConfig
+from stopstreaming.config import FileSystemStopConfig, RestartPolicy, RestStopConfig, StopConfig
 from stopstreaming.errors import QueryNotFoundError, UnsupportedInSparkConnectError
 from stopstreaming.settings import DEFAULT_STOP_PATH
 
@@ -26,6 +26,14 @@ _NO_PLUGIN = (
     "uses spark.plugins.defaultList, which it keeps). For a remote server, start it with "
     "spark.plugins=io.github.stopstreaming.StopStreamingPlugin and the jar on spark.jars"
 )
+
+_NO_MANAGE = (
+    "manage() needs the driver to call your start function, and a Spark Connect client is not "
+    "part of the driver. Run the application as a classic PySpark driver (spark-submit, a job "
+    "cluster), or manage the query in a driver-side application; pause, resume and restart of a "
+    "managed query work from anywhere over HTTP (stopstreaming pause NAME)."
+)
+_NO_HOCON = "load_config() reads HOCON through the driver JVM: start a classic SparkSession first"
 
 
 # One backend per session and token, so one HTTP client (and its kept-alive connections) per
@@ -77,12 +85,21 @@ class ConnectBackend:
             self._client = StopStreamingClient(self.control_url(), self._token)
         return self._client
 
-    def register(self, query: Any, config: StopConfig | None) -> None:
-        """Check that the server, which registers every query itself, can honour ``config``."""
+    def ensure_started(self) -> None:
+        """Check that the server runs the plugin: its control plane starts with the server, not from here."""
+        self._stoppable()
+
+    def _stoppable(self) -> tuple[str | None, str | None]:
+        """Return the server's control URL and stop directory; refuse when it has neither."""
         url = self._conf("spark.stopstreaming.rest.url")
         stop_dir = self._conf("spark.stopstreaming.fs.stopDir")
         if not url and not stop_dir:
             raise UnsupportedInSparkConnectError("nothing could stop this query from outside: " + _NO_PLUGIN)
+        return url, stop_dir
+
+    def register(self, query: Any, config: StopConfig | None) -> None:
+        """Check that the server, which registers every query itself, can honour ``config``."""
+        url, stop_dir = self._stoppable()
         if isinstance(config, RestStopConfig):
             server_port = urlparse(url).port if url else None
             server_path = self._conf("spark.stopstreaming.rest.stopPath") or DEFAULT_STOP_PATH
@@ -130,6 +147,14 @@ class ConnectBackend:
     def conf_snapshot(self) -> dict[str, Any]:
         """Return the whole dynamic configuration, as ``GET /api/v1/conf`` shows it."""
         return self.client().conf_list()
+
+    def load_config(self, path: str | None) -> NoReturn:
+        """Refused: the HOCON file would be read by the server's JVM, on the server's disk."""
+        raise UnsupportedInSparkConnectError(_NO_HOCON)
+
+    def manage(self, name: str, start: Callable[[], Any], policy: RestartPolicy) -> NoReturn:
+        """Refused: the driver cannot call a function of a Connect client back."""
+        raise UnsupportedInSparkConnectError(_NO_MANAGE)
 
 
 def _norm(path: str) -> str:
