@@ -90,7 +90,7 @@ def test_graceful_stop_past_its_timeout_escalates(spark, api, tmpdir_path):
     r = api.post(f"/api/v1/queries/{q.id}/stop", params={"timeout": "1s", "wait": "60s"})
     assert r.status_code == 200, r.text
     stop = r.json()["stop"]
-    assert stop["state"] == "ESCALATED", stop
+    assert stop["state"] == "ESCALATED" and stop["code"] == "graceful-timed-out", stop
     assert "1000ms" in stop["detail"]
     q.awaitTermination()
 

@@ -37,7 +37,7 @@ _KEYED_SOURCE = re.compile(r"([A-Za-z0-9_.-]+):(.*)", re.S)
 # The largest log file read; Spark's entries are a few kilobytes. A larger one is refused, not cut.
 _MAX_ENTRY = 16 * 1024 * 1024
 # How a run that our plugin ended can have ended (the record's "endedBy"); core/LastRun.scala names the same.
-_ENDINGS = ("graceful", "drained", "paused", "immediate", "escalated", "failed")
+_ENDINGS = ("graceful", "drained", "paused", "immediate", "escalated", "failed", "unflushed")
 # Where the plugin leaves its record of the last run, under the checkpoint root.
 _LAST_RUN = "_stopstreaming/last-run.json"
 # Event times a watermark can hold and still be a date (year 1 to 9999).

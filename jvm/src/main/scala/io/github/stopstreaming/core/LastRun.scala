@@ -26,7 +26,12 @@ object RunEnding {
   /** The stop failed: how the run ended is not ours to say. */
   case object Failed extends RunEnding("failed")
 
-  val all: Seq[RunEnding] = Seq(Graceful, Drained, Paused, Immediate, Escalated, Failed)
+  /** The run ended, but the last batches that async progress tracking committed in memory only could not be written:
+    * the checkpoint looks clean and a restart still runs them again.
+    */
+  case object Unflushed extends RunEnding("unflushed")
+
+  val all: Seq[RunEnding] = Seq(Graceful, Drained, Paused, Immediate, Escalated, Failed, Unflushed)
 
   def parse(s: String): Option[RunEnding] = all.find(_.name == s)
 
@@ -34,7 +39,9 @@ object RunEnding {
   def of(s: StopState): RunEnding = s.phase match {
     case StopPhase.Failed => Failed
     case StopPhase.Escalated => Escalated
-    case _ if s.mode == StopMode.Immediate => Immediate
+    case _ if s.code.contains(StopCodes.AsyncProgressUnflushed) => Unflushed
+    // Asked for gracefully, but a continuous query has no batch to finish: it was stopped at once.
+    case _ if s.mode == StopMode.Immediate || s.code.contains(StopCodes.ContinuousNoBatchBoundary) => Immediate
     case _ if s.purpose == StopPurpose.Pause => Paused
     case _ if s.firedBy == StopCondition.CaughtUp => Drained
     case _ => Graceful

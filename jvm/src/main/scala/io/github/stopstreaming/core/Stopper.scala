@@ -75,7 +75,12 @@ final class Stopper(threads: NamedThreads, onFinished: (StopTarget, StopState) =
       update(t, StopPhase.Draining, None)
       stopNow(t, StopPhase.Stopped, None)
     } else if (t.isContinuous) {
-      update(t, StopPhase.Draining, Some("continuous processing has no batch boundary: stopped immediately"))
+      update(
+        t,
+        StopPhase.Draining,
+        Some("continuous processing has no batch boundary: stopped immediately"),
+        Some(StopCodes.ContinuousNoBatchBoundary)
+      )
       stopNow(t, StopPhase.Stopped, None)
     } else if (t.supportsGracefulStop) {
       update(t, StopPhase.Draining, None)
@@ -131,7 +136,7 @@ final class Stopper(threads: NamedThreads, onFinished: (StopTarget, StopState) =
   private def escalate(t: StopTarget, why: String): Unit = {
     unwatch(t)
     log.warn(s"query ${t.id}: $why; stopping it immediately (the batch in flight will run again on restart)")
-    update(t, StopPhase.Draining, Some(why))
+    update(t, StopPhase.Draining, Some(why), Some(StopCodes.GracefulTimedOut))
     stopNow(t, StopPhase.Escalated, Some(why))
   }
 

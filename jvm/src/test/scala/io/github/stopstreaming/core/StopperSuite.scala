@@ -122,6 +122,7 @@ class StopperSuite extends AnyFunSuite with Eventually with BeforeAndAfterEach {
     assert(second.source == StopSource.File, "the first request stays the stop of record")
     val end = ended(q)
     assert(end.phase == StopPhase.Escalated && end.detail.exists(_.contains("immediate stop requested by rest")))
+    assert(end.code.contains(StopCodes.GracefulTimedOut))
     assert(q.stops.get == 1)
   }
 
@@ -140,6 +141,7 @@ class StopperSuite extends AnyFunSuite with Eventually with BeforeAndAfterEach {
     stopper.request(q, StopMode.Graceful, 200, StopSource.Shutdown)
     val end = ended(q)
     assert(end.phase == StopPhase.Escalated && end.detail.exists(_.contains("200ms")))
+    assert(end.code.contains(StopCodes.GracefulTimedOut), "an escalated stop says it cut the batch")
     assert(q.stops.get == 1)
   }
 
