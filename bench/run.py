@@ -24,6 +24,7 @@ import stopstreaming
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "latest.json"
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # keep Spark's own traffic on loopback
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers need this venv (pandas, pyarrow)
 TOKEN = "bench-token"
 POLL_MS = 200
 
@@ -516,6 +517,72 @@ def lifecycle_figures(
     out["restart_to_first_batch_ms"] = dist(results["restart"], 50, 90)
 
 
+def stateful_stop_figures(spark, url: str, out: dict, runs: int = 2) -> None:
+    """Each stateful workload of tests/workloads.py stopped in mid-batch (its rows already in the sink),
+    started again from its checkpoint and drained, once with Spark's query.stop() and once with our
+    graceful stop, alternated: end-to-end time from start to drained, batches run twice, and whether the
+    sink still equals the batch query."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import workloads
+    from conftest import wait_for
+
+    cases = {
+        "tumbling-append": lambda: workloads.windows("append"),
+        "join-left_outer": lambda: workloads.join("left_outer"),
+        "dedup-within-watermark": lambda: workloads.dedup(True),
+        "sessions-applyInPandasWithState": workloads.sessions_with_state,
+    }
+    if int(spark.version.split(".")[0]) >= 4:
+        cases["sessions-transformWithStateInPandas"] = workloads.sessions_with_timers
+    figures: dict[str, dict] = {}
+    for name, make in cases.items():
+        stage(f"stateful stop in mid-batch, restart, drain: {name}, {runs} x (query.stop(), graceful)")
+        got: dict[str, dict] = {
+            "stop": {"ms": [], "replays": 0, "exact": 0},
+            "graceful": {"ms": [], "replays": 0, "exact": 0},
+        }
+        for _ in range(runs):
+            for kind in ("stop", "graceful"):
+                workload = make()
+                root = tempfile.mkdtemp(prefix="bench-stateful-")
+                ckpt = os.path.join(root, "ckpt")
+                for source, files in workload.inputs.items():
+                    workloads.write_inputs(os.path.join(root, "in", source), files)
+                sink = workloads.JsonSink()
+                start = workloads.starter(os.path.join(root, "in"), ckpt, workload, sink)
+                t0 = time.perf_counter()
+                q = start(spark)
+                workloads.mid_batch(sink, 2, wait_for)
+                if kind == "stop":
+                    q.stop()
+                else:
+                    stopstreaming.request_stop(q, wait="60s")
+                q.awaitTermination(60)
+                wait_until(lambda sink=sink: not sink.in_flight(), 60)  # a cut Python batch runs to its end
+                q = start(spark)
+                stopstreaming.request_stop(q, when="caught-up", wait="120s")
+                q.awaitTermination(60)
+                got[kind]["ms"].append((time.perf_counter() - t0) * 1000)
+                begun = sink.ids("begin")
+                got[kind]["replays"] += len(begun) - len(set(begun))
+                final = workloads.canonical(workloads.final_rows(sink, workload))
+                oracle = workloads.canonical(workloads.oracle_rows(spark, os.path.join(root, "in"), workload))
+                got[kind]["exact"] += final == oracle
+                shutil.rmtree(root, ignore_errors=True)
+        figures[name] = {
+            "end_to_end_ratio_graceful_to_stop": round(
+                statistics.median(got["graceful"]["ms"]) / statistics.median(got["stop"]["ms"]), 3
+            ),
+            "replays_stop": got["stop"]["replays"],
+            "replays_graceful": got["graceful"]["replays"],
+            "exact_runs_stop": f"{got['stop']['exact']}/{runs}",
+            "exact_runs_graceful": f"{got['graceful']['exact']}/{runs}",
+            "end_to_end_ms_stop": round(statistics.median(got["stop"]["ms"])),
+            "end_to_end_ms_graceful": round(statistics.median(got["graceful"]["ms"])),
+        }
+    out["stateful_stops"] = figures
+
+
 def checkpoint_figures(spark, url: str, out: dict, batches: int = 10_000) -> None:
     """The checkpoint inspector on a checkpoint of ``batches`` batches: a real windowed count on RocksDB
     stopped gracefully, its offsets and commits logs then extended with copies of its last entries
@@ -641,6 +708,7 @@ def main() -> None:
     dynconf_figures(spark, url, out)
     lifecycle_figures(spark, url, out)
     checkpoint_figures(spark, url, out)
+    stateful_stop_figures(spark, url, out)
 
     stage("Scala read of a dynamic value (sbt, test sources)")
     try:
@@ -722,6 +790,7 @@ def only(stage_name: str) -> None:
             "replays": replay_figures,
             "lifecycle": lifecycle_figures,
             "checkpoint": checkpoint_figures,
+            "stateful": stateful_stop_figures,
         }
         stages[stage_name](spark, url, out)
     spark.stop()
