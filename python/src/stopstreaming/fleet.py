@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import inspect
 import json
 import re
 from dataclasses import dataclass, field
@@ -81,6 +82,17 @@ class Driver:
     def reachable(self) -> bool:
         """Whether the driver answered over HTTP."""
         return self.queries is not None
+
+    def row(self, query: dict[str, Any], **about: Any) -> dict[str, Any]:
+        """Return one query of this driver as a fleet shows it: where it runs, then ``query`` itself.
+
+        ``query`` is the driver's answer, or the marker when the driver was not reached; then the row
+        also says whether the marker proved the token and why the driver was not asked.
+        """
+        row = {"driver": self.url, "driverHost": self.host, "reachable": self.reachable, **about}
+        if not self.reachable:
+            row.update(verified=self.verified, error=self.error)
+        return {**row, **query}
 
 
 class Fleet:
@@ -158,22 +170,9 @@ class Fleet:
         for d in self.drivers():
             if d.reachable:
                 # Every query the driver knows: running ones, and those that ended lately (inactive).
-                for q in d.queries or []:
-                    rows.append({"driver": d.url, "driverHost": d.host, "reachable": True, **q})
+                rows += [d.row(q) for q in d.queries or []]
             else:
-                for m in d.markers:
-                    rows.append(
-                        {
-                            "driver": d.url,
-                            "driverHost": d.host,
-                            "reachable": False,
-                            "verified": d.verified,
-                            "error": d.error,
-                            "id": m["id"],
-                            "name": m.get("name"),
-                            "active": None,
-                        }
-                    )
+                rows += [d.row({"id": m["id"], "name": m.get("name"), "active": None}) for m in d.markers]
         return rows
 
     def find(self, id_or_name: str) -> tuple[Driver, dict[str, Any]]:
@@ -226,46 +225,23 @@ class Fleet:
         """Return one query as its driver shows it (or its marker, when the driver cannot be reached)."""
         d, m = self.find(id_or_name)
         if d.reachable and d.url:
-            return {
-                "driver": d.url,
-                "driverHost": d.host,
-                "reachable": True,
-                **self.client(d.url).query(m["id"]),
-            }
-        return {
-            "driver": d.url,
-            "driverHost": d.host,
-            "reachable": False,
-            "verified": d.verified,
-            "error": d.error,
-            **m,
-        }
+            return d.row(self.client(d.url).query(m["id"]))
+        return d.row(m)
 
-    def stop(
-        self,
-        id_or_name: str,
-        mode: str | None = None,
-        timeout: str | None = None,
-        when: str | None = None,
-        wait: str | None = None,
-    ) -> dict[str, Any]:
-        """Stop over HTTP at the query's driver, or with a stop file when it cannot be reached."""
+    def stop(self, id_or_name: str, **options: Any) -> dict[str, Any]:
+        """Stop over HTTP at the query's driver, or with a stop file when it cannot be reached.
+
+        ``options`` are those of ``StopStreamingClient.stop`` (``mode``, ``timeout``, ``when``,
+        ``wait``), by keyword; a stop file carries all but ``wait``.
+        """
+        # Declared once, by the client: an unknown option fails here, before any file is written.
+        inspect.signature(StopStreamingClient.stop).bind(None, id_or_name, **options)
         d, m = self.find(id_or_name)
         if d.reachable and d.url:
-            q = self.client(d.url).stop(m["id"], mode=mode, timeout=timeout, when=when, wait=wait)
-            return {"driver": d.url, "driverHost": d.host, "reachable": True, "via": "http", **q}
-        options = {k: v for k, v in (("mode", mode), ("timeout", timeout), ("when", when)) if v}
-        self._dir.write(f"{m['id']}.stop", json.dumps(options).encode())
-        return {
-            "driver": d.url,
-            "driverHost": d.host,
-            "reachable": False,
-            "via": "file",
-            "file": f"{m['id']}.stop",
-            "verified": d.verified,
-            "error": d.error,
-            **m,
-        }
+            return d.row(self.client(d.url).stop(m["id"], **options), via="http")
+        in_file = {k: v for k, v in options.items() if v and k != "wait"}
+        self._dir.write(f"{m['id']}.stop", json.dumps(in_file).encode())
+        return d.row(m, via="file", file=f"{m['id']}.stop")
 
     def cancel(self, id_or_name: str) -> dict[str, Any]:
         """Cancel a pending stop at the query's driver (over HTTP only)."""
@@ -274,9 +250,4 @@ class Fleet:
             raise StopStreamingError(
                 f"the driver of '{id_or_name}' ({d.url or d.host}) cannot be reached: {d.error}"
             )
-        return {
-            "driver": d.url,
-            "driverHost": d.host,
-            "reachable": True,
-            **self.client(d.url).cancel(m["id"]),
-        }
+        return d.row(self.client(d.url).cancel(m["id"]))
