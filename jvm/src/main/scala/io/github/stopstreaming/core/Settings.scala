@@ -55,11 +55,17 @@ final case class Setting[T](
   * tests.
   */
 object Settings {
-  val Prefix = "spark.stopstreaming."
-  val TokenEnv = "STOPSTREAMING_TOKEN"
+  final val Prefix = "spark.stopstreaming."
+  final val TokenEnv = "STOPSTREAMING_TOKEN"
   val KeyStorePasswordEnv = "STOPSTREAMING_KEYSTORE_PASSWORD"
   val DefaultPort = 8558
   val DefaultStopPath = "/stop"
+
+  // The keys the early bind (runtime/EarlyBind) reads before any setting is parsed. Constants, which the compiler writes
+  // into the code that reads them, so that reading them loads none of the declarations below.
+  final val AuthTokenKey = "auth.token"
+  final val AuthTokenFileKey = "auth.tokenFile"
+  final val SslKeyStoreKey = "rest.ssl.keyStore"
 
   private def bool(s: String): Either[String, Boolean] = s.trim.toLowerCase match {
     case "true" => Right(true)
@@ -141,7 +147,7 @@ object Settings {
   )
   val SslKeyStore: Setting[String] = declare(
     Setting(
-      "rest.ssl.keyStore",
+      SslKeyStoreKey,
       SettingKind.Text,
       None,
       "key store file: serve HTTPS (TLS 1.2+) with it",
@@ -178,7 +184,7 @@ object Settings {
   )
   val AuthToken: Setting[String] = declare(
     Setting(
-      "auth.token",
+      AuthTokenKey,
       SettingKind.Text,
       None,
       "bearer token required by every endpoint but health",
@@ -190,7 +196,7 @@ object Settings {
   )
   val AuthTokenFile: Setting[String] = declare(
     Setting(
-      "auth.tokenFile",
+      AuthTokenFileKey,
       SettingKind.Text,
       None,
       "file holding the token (used when `auth.token` is unset)",

@@ -2,6 +2,7 @@ package io.github.stopstreaming.runtime
 
 import scala.util.control.NonFatal
 
+import io.github.stopstreaming.core.Settings
 import io.github.stopstreaming.rest.PortReservations
 import org.apache.spark.SparkConf
 
@@ -24,9 +25,12 @@ object EarlyBind {
     else
       try {
         // Not the whole settings (their first parse costs more than the bind): whether a token is set (it decides the
-        // host) and whether TLS may be on (then the normal path binds, a little later).
-        val token = isSet(conf.get(Keys(0), null)) || isSet(conf.get(Keys(1), null)) || isSet(System.getenv(Keys(3)))
-        val tls = isSet(conf.get(Keys(2), null)) || conf.getAllWithPrefix("spark.ssl.").length > 0
+        // host) and whether TLS may be on (then the normal path binds, a little later). The keys are constants of
+        // Settings, compiled into this code: reading them loads no declaration.
+        val token = isSet(conf.get(Settings.Prefix + Settings.AuthTokenKey, null)) ||
+          isSet(conf.get(Settings.Prefix + Settings.AuthTokenFileKey, null)) || isSet(System.getenv(Settings.TokenEnv))
+        val tls = isSet(conf.get(Settings.Prefix + Settings.SslKeyStoreKey, null)) ||
+          conf.getAllWithPrefix("spark.ssl.").length > 0
         val host = if (requestedHost == defaultHost && !token) "127.0.0.1" else requestedHost
         if (!tls && PortReservations.reserve(host, port, https = false)) Some(port) else None
       } catch { case NonFatal(_) => None }
@@ -35,14 +39,4 @@ object EarlyBind {
   def release(port: Int): Unit = PortReservations.release(port)
 
   private def isSet(value: String): Boolean = value != null && !value.trim.isEmpty
-
-  /** What [[reserve]] reads by name (auth.token, auth.tokenFile, rest.ssl.keyStore, the token's environment variable);
-    * a test checks them against their declarations in `Settings`.
-    */
-  private[stopstreaming] val Keys: IndexedSeq[String] = IndexedSeq(
-    "spark.stopstreaming.auth.token",
-    "spark.stopstreaming.auth.tokenFile",
-    "spark.stopstreaming.rest.ssl.keyStore",
-    "STOPSTREAMING_TOKEN"
-  )
 }
