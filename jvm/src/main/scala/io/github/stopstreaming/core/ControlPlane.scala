@@ -75,7 +75,7 @@ final class ControlPlane(val settings: ControlSettings, val dynamicConf: Dynamic
   val sessions = new SessionRegistry
   val registry = new QueryRegistry(settings.retainTerminated, e => tell(ControlEvent.QueryEnded(e)))
   private[core] val stopper = new Stopper(threads, (t, s) => tell(ControlEvent.StopFinished(t, s)))
-  private[core] val conditions = new StopConditions(threads, (t, p) => conditionMet(t, p))
+  private[core] val conditions = new ConditionWatcher(threads, (t, p) => conditionMet(t, p))
 
   /** The queries handed over with a recipe: pause, resume, restart, supervised restarts. */
   val managed = new ManagedQueries(this, tell, settings.restartPolicy)

@@ -7,9 +7,9 @@ import org.scalatest.concurrent.Eventually
 import org.scalatest.funsuite.AnyFunSuite
 import org.scalatest.time.{Seconds, Span}
 
-class StopConditionsSuite extends AnyFunSuite with Eventually {
+class ConditionWatcherSuite extends AnyFunSuite with Eventually {
   implicit override val patienceConfig: PatienceConfig = PatienceConfig(Span(5, Seconds), Span(0.01, Seconds))
-  import StopConditions.{met, Look}
+  import ConditionWatcher.{met, Look}
 
   private val now = Instant.parse("2026-11-22T10:00:00Z")
   private def look(
@@ -61,7 +61,7 @@ class StopConditionsSuite extends AnyFunSuite with Eventually {
 
   test("the watcher fires a met condition once, drops a cancelled one, and stops ticking when nothing waits") {
     val fired = new ConcurrentLinkedQueue[StopCondition]()
-    val conditions = new StopConditions(new NamedThreads, (_, p) => fired.add(p.condition))
+    val conditions = new ConditionWatcher(new NamedThreads, (_, p) => fired.add(p.condition))
     try {
       val q = new ScriptedQuery()
       q.trigger = false

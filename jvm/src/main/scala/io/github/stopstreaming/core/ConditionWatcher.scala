@@ -11,7 +11,7 @@ import org.slf4j.LoggerFactory
   * one stop is pending. A met condition becomes an ordinary graceful stop through `fire` (the control plane's door), so
   * the batch-boundary rules of the graceful stop apply unchanged.
   */
-final class StopConditions(threads: NamedThreads, fire: (StopTarget, PendingStop) => Unit) {
+final class ConditionWatcher(threads: NamedThreads, fire: (StopTarget, PendingStop) => Unit) {
   private val log = LoggerFactory.getLogger(getClass)
   private val LookEveryMs = 10L
 
@@ -38,7 +38,7 @@ final class StopConditions(threads: NamedThreads, fire: (StopTarget, PendingStop
       if (p == null || t.stopState.get != null || !t.isRunning) {
         if (p != null && t.pending.compareAndSet(p, null)) p.settleAfter(t)
         waiting.remove(t)
-      } else if (StopConditions.met(p.condition, StopConditions.look(t, p.condition))) {
+      } else if (ConditionWatcher.met(p.condition, ConditionWatcher.look(t, p.condition))) {
         // Only the request that is still pending fires; a newer one (or a cancel) has replaced it otherwise.
         if (t.pending.compareAndSet(p, null)) {
           waiting.remove(t)
@@ -60,7 +60,7 @@ final class StopConditions(threads: NamedThreads, fire: (StopTarget, PendingStop
   }
 }
 
-object StopConditions {
+object ConditionWatcher {
 
   /** One look at a query, as Spark reports it. `lastBatch` is the latest progress's batch id with its input rows. */
   final case class Look(
