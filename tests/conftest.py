@@ -151,6 +151,40 @@ def wait_for(
         time.sleep(every)
 
 
+# A driver app of the tests runs until a test stops it; this bound only ends an app whose test died.
+APP_LIFETIME = 600.0
+
+
+def _execution_thread(query: Any) -> Any:
+    """The JVM thread that runs ``query``'s batches, or None for a query without a JVM (Connect)."""
+    jsq = getattr(query, "_jsq", None)
+    return None if jsq is None else jsq.streamingQuery().queryExecutionThread()
+
+
+def ended(query: Any, timeout: float = 60.0, what: str | None = None) -> None:
+    """Wait up to ``timeout`` seconds for ``query``'s real end, then raise its error if it failed.
+
+    Use it wherever a bare ``awaitTermination()`` would hang CI on a stop that never comes; it fails
+    with the query's status instead. ``awaitTermination(timeout)`` alone is not enough: a graceful
+    stop flips the query's state to TERMINATED first, so it answers True while the query's thread
+    still finishes its batch (or sleeps until its next trigger). This waits for that thread.
+    """
+    thread = _execution_thread(query)
+    if thread is not None:
+        thread.join(max(1, int(timeout * 1000)))  # Java's join(0) waits for ever
+        running = thread.isAlive()
+    else:
+        # Spark Connect: the server drops a query from the active list once its thread ended.
+        deadline, streams = time.monotonic() + timeout, query._session.streams
+        while (running := any(q.id == query.id for q in streams.active)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    if running:
+        label = what or f"query {query.name or query.id}"
+        raise AssertionError(f"{label} still runs after {timeout:g}s (status: {query.status})")
+    # The thread has ended: this returns at once, raising the query's error as the bare call would.
+    query.awaitTermination(1)
+
+
 @pytest.fixture(scope="session")
 def stop_dir() -> Iterator[str]:
     d = tempfile.mkdtemp(prefix="stopstreaming-stopdir-")

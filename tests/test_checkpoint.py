@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import stopstreaming
-from conftest import SCRIPT, BatchRecorder, wait_for
+from conftest import SCRIPT, BatchRecorder, ended, wait_for
 from workloads import ROCKSDB
 
 
@@ -64,7 +64,7 @@ def test_a_graceful_stop_leaves_a_clean_checkpoint_and_the_restart_starts_where_
     )
     body = stopstreaming.request_stop(q, wait="60s")
     assert body["stop"]["state"] == "STOPPED" and body["stop"]["mode"] == "graceful", body
-    assert q.awaitTermination(60)
+    ended(q)
     last = recorder.ids("end")[-1]
 
     report = stopstreaming.inspect_checkpoint(checkpoint)
@@ -103,7 +103,7 @@ def test_a_cut_batch_is_named_with_its_offsets_and_the_restart_runs_it_again(spa
     cut = recorder.ids("begin")[-1]
     # An immediate stop through the plugin is Spark's own stop(): the batch in flight is not committed.
     stopstreaming.request_stop(q, mode="immediate", wait="60s")
-    assert q.awaitTermination(60)
+    ended(q)
 
     report = stopstreaming.inspect_checkpoint(checkpoint)
     assert report["clean"] is False and report["state"] == "rerun", report

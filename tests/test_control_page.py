@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import TOKEN, start_noop, wait_for
+from conftest import TOKEN, ended, start_noop, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARTIFACTS = os.path.join(ROOT, "target", "test-artifacts")
@@ -86,7 +86,7 @@ def test_the_page_lists_queries_stops_one_with_the_button_and_edits_the_conf(spa
     page.get_by_role("button", name="Stop page-orders gracefully").click()
     page.click("#confirm-ok")
     wait_for(lambda: "STOPPED" in row_a.text_content(), timeout=30, what="the row to reach STOPPED")
-    a.awaitTermination(30)
+    ended(a, 30)
     assert not a.isActive and b.isActive
     assert page.get_by_role("button", name="Stop page-orders gracefully").is_disabled()
     assert api.query("page-orders")["stop"]["state"] == "STOPPED"

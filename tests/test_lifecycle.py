@@ -131,15 +131,16 @@ def test_a_failing_query_is_restarted_with_back_off_then_failed(spark, api, tmpd
     assert failed.value.view["state"] == "FAILED" and failed.value.view["failures"] == 3
     assert len(starts) == 3, f"restarted {len(starts) - 1} times, not twice"
     first, second = starts[1] - starts[0], starts[2] - starts[1]
-    # Each gap is the run until its failure plus the back-off: 400 ms, then 1,200 ms.
+    # Each gap is the run until its failure plus the back-off: at least 400 ms, then 1,200 ms.
     assert first >= 0.4 and second >= 1.2, (first, second)
-    assert second - first > 0.5, f"the second back-off was not longer: {first:.2f}s then {second:.2f}s"
 
     states = [e["options"]["state"] for e in _lifecycle_events(api, "lc-flaky")]
     assert states.count("BACKOFF") == 2 and states[-1] == "FAILED", states
-    backoff = next(e for e in _lifecycle_events(api, "lc-flaky") if e["options"]["state"] == "BACKOFF")
-    assert "nextAttemptAt" in backoff["options"], backoff
-    assert backoff["options"]["detail"].startswith("failure 1; restart in 400ms"), backoff
+    backoffs = [e for e in _lifecycle_events(api, "lc-flaky") if e["options"]["state"] == "BACKOFF"]
+    assert all("nextAttemptAt" in e["options"] for e in backoffs), backoffs
+    details = [e["options"]["detail"] for e in backoffs]
+    assert details[0].startswith("failure 1; restart in 400ms"), details
+    assert details[1].startswith("failure 2; restart in 1200ms"), f"the back-off did not grow: {details}"
     r = api.post("/api/v1/queries/lc-flaky/resume")
     assert r.status_code == 409 and r.json()["code"] == "lifecycle-conflict", r.text
 

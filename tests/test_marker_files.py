@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from conftest import BatchRecorder, start_noop, start_recorded, wait_for
+from conftest import BatchRecorder, ended, start_noop, start_recorded, wait_for
 
 
 def _marker(stop_dir: str, q) -> str:
@@ -43,7 +43,7 @@ def test_deleting_the_marker_stops_gracefully_and_restart_recreates_it(spark, ap
         )
     )
     os.remove(_marker(stop_dir, q))
-    q.awaitTermination()
+    ended(q)
     stop = wait_for(lambda: api.query(str(q.id))["stop"], what="stop recorded")
     assert stop["source"] == "file" and stop["mode"] == "graceful"
     wait_for(lambda: api.query(str(q.id))["stop"]["state"] == "STOPPED")
@@ -64,7 +64,7 @@ def test_stop_file_by_name_with_options(spark, api, stop_dir):
     path = os.path.join(stop_dir, "stop-me-by-name.stop")
     with open(path, "w", encoding="utf-8") as f:
         f.write('{"mode": "immediate", "timeout": "30s"}')
-    q.awaitTermination()
+    ended(q)
     stop = wait_for(lambda: api.query(str(q.id))["stop"], what="stop recorded")
     assert stop["source"] == "file" and stop["mode"] == "immediate"
     wait_for(lambda: not os.path.exists(path), what="the handled stop file is removed")
@@ -96,7 +96,7 @@ def test_a_stop_file_for_another_drivers_query_is_left_alone(spark, api, stop_di
     # A stop file of ours written after it is handled, so the watcher has surely seen the other one.
     mine = os.path.join(stop_dir, "mine-too.stop")
     open(mine, "w").close()
-    q.awaitTermination()
+    ended(q)
     wait_for(lambda: not os.path.exists(mine), what="our own stop file handled")
     assert os.path.exists(path) and not os.path.exists(path + ".error"), (
         "the other driver's file is untouched"
@@ -142,7 +142,7 @@ def test_only_regular_files_are_read_and_links_are_not_followed(spark, api, stop
     os.remove(bad + ".error")
     # The watcher still serves: a real stop file for the query works.
     open(fifo, "w").close()
-    q.awaitTermination()
+    ended(q)
     wait_for(lambda: not os.path.exists(fifo))
 
 

@@ -22,7 +22,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import TOKEN, free_port, read_batch_log, spark_env, start_noop, wait_for
+from conftest import TOKEN, ended, free_port, read_batch_log, spark_env, start_noop, wait_for
 
 _segment = st.one_of(
     st.sampled_from(
@@ -130,11 +130,9 @@ def test_jdk_level_refusals_are_4xx_and_stop_nothing(api, fuzz_victim):
     assert fuzz_victim.isActive
 
 
-def _health_within(api, seconds: float) -> float:
-    t0 = time.monotonic()
-    r = requests.get(api.url + "/api/v1/health", timeout=seconds)
-    assert r.status_code == 200
-    return time.monotonic() - t0
+def _answers_health(api) -> None:
+    # The bad clients hold their connections to the end: a server they blocked would time out here.
+    assert requests.get(api.url + "/api/v1/health", timeout=10).status_code == 200
 
 
 @pytest.mark.transport(
@@ -157,20 +155,20 @@ def test_slow_and_broken_clients_do_not_block_others(api):
     idle = [socket.create_connection((u.hostname, u.port), timeout=30) for _ in range(200)]
     try:
         time.sleep(0.5)
-        assert _health_within(api, 1.0) < 1.0
+        _answers_health(api)
         # A client that announces a body and hangs up half-way.
         with socket.create_connection((u.hostname, u.port), timeout=10) as s:
             s.sendall(
                 f"PUT /api/v1/conf/half HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
                 "Content-Length: 1000\r\n\r\n0123456789".encode()
             )
-        assert _health_within(api, 1.0) < 1.0
+        _answers_health(api)
         assert api.get("/api/v1/conf/half").status_code == 404, "a cut-off body must not be stored"
     finally:
         stop.set()
         for s in idle:
             s.close()
-    assert _health_within(api, 1.0) < 1.0
+    _answers_health(api)
 
 
 APP = os.path.join(os.path.dirname(__file__), "apps", "batch_logger_app.py")
@@ -236,7 +234,7 @@ def test_restart_loop_processes_every_batch_exactly_once(spark, api, stop_dir, t
             marker = os.path.join(stop_dir, str(q.id))
             wait_for(lambda m=marker: os.path.exists(m), what="marker")
             os.remove(marker)
-        q.awaitTermination()
+        ended(q)
 
     events = read_batch_log(log)
     ends = [b for k, b in events if k == "END"]

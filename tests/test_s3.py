@@ -17,7 +17,7 @@ import maven_jars
 import pytest
 import requests
 
-from conftest import free_port, run_cli, wait_for
+from conftest import ended, free_port, run_cli, wait_for
 
 pytestmark = [
     pytest.mark.components("moto's S3 server and the hadoop-aws jar of one Spark line's Hadoop, set up once"),
@@ -164,7 +164,7 @@ def test_the_checkpoint_inspector_reads_a_checkpoint_on_s3_and_sees_it_change(s3
         spark.readStream.format("text").load(str(src)).writeStream.format("noop")
         .option("checkpointLocation", str(ckpt)).trigger(availableNow=True).start()
     )  # fmt: skip
-    assert q.awaitTermination(120)
+    ended(q, 120)
     client = boto3.client("s3")
     for path in ckpt.rglob("*"):
         if path.is_file():

@@ -16,7 +16,7 @@ import pytest
 
 import stopstreaming
 import workloads
-from conftest import wait_for
+from conftest import ended, wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -44,14 +44,14 @@ def test_a_run_to_the_end_stopped_in_mid_batch_is_finished_by_the_next_run(spark
     workloads.mid_batch(sink, 2 if trigger == "availableNow" else 0, wait_for)
     body = stopstreaming.request_stop(q, wait="60s")
     assert body["stop"]["state"] == "STOPPED" and body["stop"]["mode"] == "graceful", body
-    assert q.awaitTermination(60), "the stopped query did not end"
+    ended(q, what="the stopped query")
     report = stopstreaming.inspect_checkpoint(ckpt)
     assert report["clean"] and not sink.in_flight(), report
     if trigger == "availableNow":
         assert report["lastCommittedBatch"] < len(workload.inputs["events"]), "the stop came before the end"
 
     q = start(spark)
-    assert q.awaitTermination(120), f"the second {trigger} run did not end by itself"
+    ended(q, 120, what=f"the second {trigger} run, which should end by itself,")
     assert q.exception() is None
     assert stopstreaming.inspect_checkpoint(ckpt)["clean"]
     written = sink.batches_written()
@@ -75,7 +75,7 @@ def test_the_oracle_catches_a_batch_cut_by_query_stop(spark, tmp_path):
     assert not stopstreaming.inspect_checkpoint(ckpt)["clean"]
     q = start(spark)
     stopstreaming.request_stop(q, when="caught-up", wait="120s")
-    assert q.awaitTermination(60), "the drained query did not end"
+    ended(q, what="the drained query")
     written = sink.batches_written()
     assert len(written) > len(set(written)), "the cut batch ran again after the restart"
     got = workloads.canonical(workloads.final_rows(sink, workload))

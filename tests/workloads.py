@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conftest import BatchRecorder
+from conftest import BatchRecorder, ended
 
 FLUSH = "__flush__"
 EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
@@ -513,9 +513,9 @@ def run_every_stop(spark: Any, tmp_path: Any, workload: Workload, sink: JsonSink
     clean("a graceful stop")
 
     q = start(spark)  # a new run of the application, from the same checkpoint
-    ended = stopstreaming.request_stop(q, when="caught-up", wait="120s")
-    assert ended["stop"]["state"] == "STOPPED", ended
-    assert q.awaitTermination(60), "the drained query did not end"
+    answer = stopstreaming.request_stop(q, when="caught-up", wait="120s")
+    assert answer["stop"]["state"] == "STOPPED", answer
+    ended(q, what="the drained query")
     clean("a drain")
 
     written = sink.batches_written()

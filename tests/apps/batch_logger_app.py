@@ -6,10 +6,15 @@ usage: batch_logger_app.py CHECKPOINT LOG [BATCH_SECONDS]
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
-from pyspark.sql import SparkSession
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from pyspark.sql import SparkSession  # noqa: E402
+
+from conftest import APP_LIFETIME, ended  # noqa: E402
 
 
 def main() -> None:
@@ -35,7 +40,7 @@ def main() -> None:
         .trigger(processingTime="500 milliseconds")
         .start()
     )
-    q.awaitTermination()
+    ended(q, APP_LIFETIME)
 
 
 if __name__ == "__main__":

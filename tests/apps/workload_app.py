@@ -17,6 +17,7 @@ from pyspark.sql import SparkSession  # noqa: E402
 
 import stopstreaming  # noqa: E402
 import workloads  # noqa: E402
+from conftest import APP_LIFETIME, ended  # noqa: E402
 
 
 def main() -> None:
@@ -26,9 +27,9 @@ def main() -> None:
     q = workloads.starter(root, checkpoint, workload, workloads.FileSink(sink_path))(spark)
     print(f"QUERY STARTED {q.id}", flush=True)
     if "--drain" in sys.argv:
-        ended = stopstreaming.request_stop(q, when="caught-up", wait="120s")
-        print(f"DRAINED {ended['stop']['state']}", flush=True)
-    q.awaitTermination()
+        answer = stopstreaming.request_stop(q, when="caught-up", wait="120s")
+        print(f"DRAINED {answer['stop']['state']}", flush=True)
+    ended(q, APP_LIFETIME)
 
 
 if __name__ == "__main__":
