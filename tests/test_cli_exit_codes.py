@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import re
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 import stopstreaming.cli as cli
 from stopstreaming import errors
+from stopstreaming.cli.arguments import parser
 from stopstreaming.cli.exit_codes import EXIT_CODES, TABLE, exit_code_for
 
 pytestmark = pytest.mark.tooling("reads the CLI's exit-code table and docs/cli.md; no Spark runs")
@@ -60,3 +62,8 @@ def test_each_error_of_ours_ends_in_its_documented_code(error, monkeypatch, caps
 def test_the_table_has_one_row_per_code_and_name():
     assert len({c.code for c in TABLE}) == len({c.name for c in TABLE}) == len(TABLE)
     assert [c.code for c in TABLE] == sorted(c.code for c in TABLE)
+
+
+def test_every_command_of_the_parser_has_one_handler():
+    commands = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(commands.choices) == set(cli._COMMANDS)

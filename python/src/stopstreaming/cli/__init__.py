@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from stopstreaming.checkpoint import inspect_checkpoint
 from stopstreaming.cli.arguments import parser
@@ -195,19 +195,24 @@ def _checkpoint(args: argparse.Namespace, target: Target) -> int:
     return OK if report["clean"] else EXIT_CODES["rerun"]
 
 
-# The one dispatch: each command's handler, and whether it acts on a whole fleet too.
-_COMMANDS: dict[str, tuple[Callable[[argparse.Namespace, Target], int], bool]] = {
-    "list": (_list, True),
-    "show": (_show, True),
-    "stop": (_stop, True),
-    "cancel": (_cancel, True),
-    "managed": (_managed, True),
-    "pause": (_lifecycle, True),
-    "resume": (_lifecycle, True),
-    "restart": (_lifecycle, True),
-    "conf": (_conf, False),
-    "events": (_events, False),
-    "checkpoint": (_checkpoint, False),
+class _Command(NamedTuple):
+    run: Callable[[argparse.Namespace, Target], int]
+    fleet: bool  # whether --fleet may name every driver of a stop directory as the target
+
+
+# The one dispatch: every command's handler, for a driver at --url and a fleet alike.
+_COMMANDS: dict[str, _Command] = {
+    "list": _Command(_list, fleet=True),
+    "show": _Command(_show, fleet=True),
+    "stop": _Command(_stop, fleet=True),
+    "cancel": _Command(_cancel, fleet=True),
+    "managed": _Command(_managed, fleet=True),
+    "pause": _Command(_lifecycle, fleet=True),
+    "resume": _Command(_lifecycle, fleet=True),
+    "restart": _Command(_lifecycle, fleet=True),
+    "conf": _Command(_conf, fleet=False),
+    "events": _Command(_events, fleet=False),
+    "checkpoint": _Command(_checkpoint, fleet=False),
 }
 
 
@@ -238,8 +243,8 @@ def _target(args: argparse.Namespace) -> Target:
         return _Driver(
             StopStreamingClient(args.url, _token(args), timeout=args.http_timeout, ca_file=args.ca_file)
         )
-    if not _COMMANDS[args.command][1]:
-        works = [c for c, (_, fleet) in _COMMANDS.items() if fleet]
+    if not _COMMANDS[args.command].fleet:
+        works = [name for name, c in _COMMANDS.items() if c.fleet]
         raise ConfigurationError(
             f"--fleet works with {', '.join(works[:-1])} and {works[-1]}, not {args.command}"
         )
@@ -250,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command][0](args, _target(args))
+        return _COMMANDS[args.command].run(args, _target(args))
     except StopStreamingError as e:
         code = exit_code_for(e)
         print(f"stopstreaming: {code.label + ': ' if code.label else ''}{safe(e)}", file=sys.stderr)
