@@ -51,6 +51,9 @@ def touched_tests(files: list[str]) -> list[str]:
             tests.add(p)
         elif p.parts[:3] == ("python", "src", "stopstreaming") and p.suffix == ".py":
             tests.add(Path("tests") / f"test_{p.stem}.py")
+            # A module of a subpackage (cli/render.py) is tested by its package's file (test_cli.py).
+            if len(p.parts) > 4:
+                tests.add(Path("tests") / f"test_{p.parts[3]}.py")
     return sorted(str(t) for t in tests if (ROOT / t).exists())
 
 
