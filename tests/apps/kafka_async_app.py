@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from pyspark.sql import SparkSession
+from app_session import small_session
 from pyspark.sql import functions as F
 
 import stopstreaming
@@ -29,14 +29,7 @@ import stopstreaming
 
 def main() -> None:
     o = json.loads(sys.argv[1])
-    builder = (
-        SparkSession.builder.master("local[2]").appName("kafka-async-app")
-        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-    )  # fmt: skip
-    builder = stopstreaming.configure(builder, rest_port=0, rest_host="127.0.0.1")
-    builder = builder.config("spark.jars", ",".join([stopstreaming.jar_path(), *o["jars"]]))
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = small_session("kafka-async-app", o["jars"])
     kafka = {"kafka.bootstrap.servers": o["bootstrap"]}
 
     ids = spark.range(o["records"]).selectExpr("CAST(id AS STRING) AS key", "CAST(id AS STRING) AS value")

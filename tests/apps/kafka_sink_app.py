@@ -15,22 +15,14 @@ import os
 import sys
 import time
 
-from pyspark.sql import SparkSession
+from app_session import small_session
 
 import stopstreaming
 
 
 def main() -> None:
     o = json.loads(sys.argv[1])
-    builder = (
-        SparkSession.builder.master("local[2]").appName("kafka-sink-app")
-        .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
-    )  # fmt: skip
-    builder = stopstreaming.configure(builder, rest_port=0, rest_host="127.0.0.1")
-    # After configure(), keeping its jar in the list (see docs/api.md).
-    builder = builder.config("spark.jars", ",".join([stopstreaming.jar_path(), *o["jars"]]))
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    spark = small_session("kafka-sink-app", o["jars"])
     if o.get("produce"):
         first, count = o["produce"]
         ids = spark.range(first, first + count)
