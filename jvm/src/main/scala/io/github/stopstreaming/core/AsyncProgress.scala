@@ -73,9 +73,14 @@ object AsyncProgress {
       val offsets = call(exec, "offsetLog")
       val commits = call(exec, "commitLog")
       // The latest id among the files and the memory of the log: the last batch that committed in this run.
-      latestBatchId(commits) match {
-        case None => ProgressFlush.Durable(-1, Nil)
-        case Some(n) =>
+      // A new run of the query (a managed restart starts one as soon as this run's thread ended) reads and writes
+      // these logs itself: writing under it would mix two runs' batches in one log, or make it fail on a file it
+      // expected to write. Its restart runs the unwritten batches again, and the stop says so.
+      (otherRun(query), latestBatchId(commits)) match {
+        case (_, None) => ProgressFlush.Durable(-1, Nil)
+        case (Some(run), Some(_)) =>
+          ProgressFlush.Unflushed(s"run $run of the query already started on its checkpoint; not written under it")
+        case (None, Some(n)) =>
           // Past N there may be the offsets of one batch cut by an immediate stop (a restart runs it again, from
           // N's offsets once those are written); anything more is another run on the checkpoint, not to be raced.
           val beyond = onDisk(offsets).filter(_ > n + 1) ++ onDisk(commits).filter(_ > n)
@@ -105,6 +110,11 @@ object AsyncProgress {
         ProgressFlush.Unflushed(s"${why.getClass.getSimpleName}: ${why.getMessage}")
     }
   }
+
+  /** The id of another active run of `query` in its session, if one started since `query`'s run ended. */
+  private[stopstreaming] def otherRun(query: StreamingQuery): Option[java.util.UUID] =
+    Try(query.sparkSession.streams.active.find(q => q.id == query.id && q.runId != query.runId).map(_.runId))
+      .getOrElse(None)
 
   /** Spark's clean-up waits for its writer pool, then gives up; a write still under way must land first. */
   private def awaitWriters(exec: AnyRef): Unit =

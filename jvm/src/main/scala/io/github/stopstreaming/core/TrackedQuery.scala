@@ -33,20 +33,23 @@ final class TrackedQuery(val query: StreamingQuery, val startedAt: Instant) exte
   /** The state of the managed query this run belongs to (one of [[ManagedState]]'s names), or null. */
   @volatile var lifecycle: String = _
 
-  // What to undo when this run ends (a shared port to release, say); run once.
+  // What to undo when this run ends (a shared port to release, say); run once. Guarded by a lock of their own, not the
+  // query's monitor: the stopper holds that while its observers run (the last-run record waits up to a second for its
+  // write), and the end of a run is told on Spark's listener bus and on request threads, which must not wait for it.
   private val endHooks = scala.collection.mutable.ArrayBuffer.empty[() => Unit]
   private var hooksFired = false
+  private val hooksLock = new Object
 
   /** Runs `hook` when this run of the query ends (at once if it already has). */
   def onEnd(hook: () => Unit): Unit = {
-    val runNow = synchronized {
+    val runNow = hooksLock.synchronized {
       if (hooksFired) true else { endHooks += hook; false }
     }
     if (runNow) hook()
   }
 
   private[core] def fireEndHooks(): Unit = {
-    val hooks = synchronized {
+    val hooks = hooksLock.synchronized {
       if (hooksFired) Nil else { hooksFired = true; endHooks.toList }
     }
     hooks.foreach(h =>

@@ -93,14 +93,19 @@ final class LastRunRecorder(hadoopConf: Configuration, threads: NamedThreads, wa
     try {
       val base = new Path(root)
       val fs = LastRunRecorder.writable(base.getFileSystem(hadoopConf))
-      val r = adjust(make(fs))
-      val dir = new Path(base, LastRunRecord.Folder)
-      fs.mkdirs(dir)
-      SafeFiles.writeWhole(fs, new Path(dir, LastRunRecord.FileName), Json.bytes(Json.lastRunRecord(r)))
-      bounded(written).put(run, (root, r))
-      log.info(
-        s"query ${r.queryId}: run ${r.runId} ended ${r.endedBy} (last commit ${r.lastCommittedBatch.getOrElse("none")}), recorded in $dir"
-      )
+      // A checkpoint that is gone (Spark deletes a temporary one as its query stops; or it was removed by hand) is not
+      // made again just to hold a record: mkdirs would leave a folder behind, or a stale record in a fresh checkpoint.
+      if (!fs.exists(base)) log.info(s"stopstreaming: no last-run record for run $run: its checkpoint $root is gone")
+      else {
+        val r = adjust(make(fs))
+        val dir = new Path(base, LastRunRecord.Folder)
+        fs.mkdirs(dir)
+        SafeFiles.writeWhole(fs, new Path(dir, LastRunRecord.FileName), Json.bytes(Json.lastRunRecord(r)))
+        bounded(written).put(run, (root, r))
+        log.info(
+          s"query ${r.queryId}: run ${r.runId} ended ${r.endedBy} (last commit ${r.lastCommittedBatch.getOrElse("none")}), recorded in $dir"
+        )
+      }
     } catch {
       case NonFatal(e) => log.warn(s"stopstreaming: could not write the last-run record under $root", e)
     }

@@ -2,6 +2,7 @@ package io.github.stopstreaming.fs
 
 import java.nio.charset.StandardCharsets.UTF_8
 import java.nio.file.{Files, Path => JPath}
+import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicLong
 
 import io.github.stopstreaming.codec.Json
@@ -142,6 +143,41 @@ class CheckpointSuite extends AnyFunSuite with Eventually with BeforeAndAfterAll
       m.stop()
       m.awaitTermination(60000)
     }
+  }
+
+  test("a temporary checkpoint Spark deleted as its query stopped is not made again to hold a record") {
+    val q = rate.writeStream.format("noop").start()
+    val t = plane.register(q)
+    val root = new org.apache.hadoop.fs.Path(t.checkpointRoot.getOrElse(fail("no checkpoint root")))
+    val fs = root.getFileSystem(new Configuration())
+    eventually(assert(fs.exists(new org.apache.hadoop.fs.Path(root, "offsets/0"))))
+    stop(q, StopRequest(mode = Some(StopMode.Graceful)))
+    assert(!fs.exists(root), s"$root was made again after Spark deleted it")
+  }
+
+  test("the end of a run is not held up while the stopper holds the query (the record's wait)") {
+    val q = start(rate, Files.createTempDirectory("ckpt-lock"), sleep = 0)
+    val t = plane.register(q)
+    val (held, release) = (new java.util.concurrent.CountDownLatch(1), new java.util.concurrent.CountDownLatch(1))
+    val holder = new Thread(() => t.synchronized { held.countDown(); release.await(10, TimeUnit.SECONDS) })
+    holder.start()
+    try {
+      held.await()
+      java.util.concurrent.CompletableFuture.runAsync(() => t.onEnd(() => ())).get(2, TimeUnit.SECONDS)
+    } finally { release.countDown(); q.stop() }
+  }
+
+  test("the async progress flush sees a new run of the query that started on its checkpoint") {
+    val dir = Files.createTempDirectory("ckpt-rerun")
+    val first = start(rate, dir, sleep = 0)
+    eventually(assert(ended.get >= 0))
+    first.stop()
+    val second = start(rate, dir, sleep = 0)
+    try {
+      assert(second.id == first.id)
+      assert(AsyncProgress.otherRun(first) == Some(second.runId))
+      assert(AsyncProgress.otherRun(second).isEmpty)
+    } finally second.stop()
   }
 
   // ---- folders made by hand: no Spark runs ----
