@@ -265,16 +265,72 @@ def api(spark: Any) -> Api:
     return Api(stopstreaming.control_url(spark))
 
 
+# A managed query in one of these states is over; any other state still holds its name and recipe.
+_MANAGED_FINAL = {"STOPPED", "FAILED"}
+
+
+def _sql_conf(spark: Any) -> dict[str, str]:
+    return {row.key: row.value for row in spark.sql("SET").collect()}
+
+
+def _live_managed(api: Api) -> set[str]:
+    r = api.get("/api/v1/managed")
+    assert r.status_code == 200, r.text
+    return {m["name"] for m in r.json()["managed"] if m["state"] not in _MANAGED_FINAL}
+
+
+def _stop_files(stop_dir: str) -> set[str]:
+    return set(os.listdir(stop_dir))
+
+
 @pytest.fixture(autouse=True)
-def _stop_leftover_queries(request: pytest.FixtureRequest) -> Iterator[None]:
+def _shared_session_stays_clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that leaves a SQL conf key, a live managed query or a stop file on the shared
+    session (each would change the tests after it), after putting them back as they were.
+
+    Streaming queries left running are stopped without failing the test.
+    """
+    if "spark" not in request.fixturenames:
+        yield
+        return
+    spark, api = request.getfixturevalue("spark"), request.getfixturevalue("api")
+    stop_dir = request.getfixturevalue("stop_dir")
+    conf, managed, files = _sql_conf(spark), _live_managed(api), _stop_files(stop_dir)
     yield
-    if "spark" in request.fixturenames:
-        session = request.getfixturevalue("spark")
-        for q in session.streams.active:
-            try:
-                q.stop()
-            except Exception:  # noqa: BLE001 - best effort cleanup between tests
-                pass
+    leaks: list[str] = []
+    left = sorted(_live_managed(api) - managed)
+    if left:
+        leaks.append(f"managed queries still live: {left}")
+        for name in left:
+            api.post(f"/api/v1/queries/{name}/stop", params={"wait": "60s"})
+    for q in spark.streams.active:
+        try:
+            q.stop()
+        except Exception:  # noqa: BLE001 - best effort cleanup between tests
+            pass
+    now = _sql_conf(spark)
+    changed = sorted(k for k in conf.keys() | now.keys() if conf.get(k) != now.get(k))
+    if changed:
+        leaks.append("SQL conf keys changed: " + ", ".join(f"{k}={now.get(k)!r}" for k in changed))
+        for k in changed:
+            if k in conf:
+                spark.conf.set(k, conf[k])
+            else:
+                spark.conf.unset(k)
+    # The watcher consumes a marker on its next poll (200 ms): give it a few before blaming the test.
+    deadline = time.monotonic() + 3
+    while (extra := sorted(_stop_files(stop_dir) - files)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if extra:
+        leaks.append(f"files in the stop directory: {extra}")
+        for name in extra:
+            path = os.path.join(stop_dir, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
+    if leaks:
+        pytest.fail("the test left state on the shared Spark session: " + "; ".join(leaks), pytrace=False)
 
 
 @pytest.fixture

@@ -6,15 +6,13 @@ usage: batch_logger_app.py CHECKPOINT LOG [BATCH_SECONDS]
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pyspark.sql import SparkSession
 
-from pyspark.sql import SparkSession  # noqa: E402
-
-from conftest import APP_LIFETIME, ended  # noqa: E402
+# It runs until a test stops it; this bound only ends an app whose test died.
+LIFETIME_MS = 600_000
 
 
 def main() -> None:
@@ -40,7 +38,13 @@ def main() -> None:
         .trigger(processingTime="500 milliseconds")
         .start()
     )
-    ended(q, APP_LIFETIME)
+    # Standalone (the Docker tests mount only this folder), so not conftest.ended: the same wait, for
+    # the query's thread, since awaitTermination(timeout) answers early once a graceful stop begins.
+    thread = q._jsq.streamingQuery().queryExecutionThread()
+    thread.join(LIFETIME_MS)
+    if thread.isAlive():
+        raise SystemExit(f"batch-logger: not stopped within {LIFETIME_MS // 1000} s")
+    q.awaitTermination(1)
 
 
 if __name__ == "__main__":
