@@ -166,6 +166,7 @@ object Json {
     ConfSnapshot(field(root, "version").asLong(), entries)
   }
 
+  /** An audit record: the one field list of `GET /api/v1/events`, the driver log's audit lines and the event log. */
   def auditRecord(r: AuditRecord): JLinkedHashMap[String, Any] = obj(
     "seq" -> r.seq,
     "time" -> r.time.toString,
@@ -180,6 +181,27 @@ object Json {
     "outcome" -> r.outcome,
     "durationMs" -> r.durationMs
   )
+
+  /** Reads what [[auditRecord]] wrote (a line of Spark's event log, say); throws on anything else. */
+  def readAuditRecord(n: JsonNode): AuditRecord = {
+    def opt(name: String): Option[JsonNode] = Option(n.get(name)).filterNot(_.isNull)
+    def field(name: String): JsonNode =
+      opt(name).getOrElse(throw new IllegalArgumentException(s"missing field '$name'"))
+    AuditRecord(
+      seq = field("seq").asLong,
+      time = Instant.parse(field("time").asText),
+      kind = field("kind").asText,
+      queryId = opt("queryId").map(_.asText),
+      queryName = opt("queryName").map(_.asText),
+      source = field("source").asText,
+      mode = opt("mode").map(_.asText),
+      options = opt("options").toSeq.flatMap(_.properties().asScala.map(e => e.getKey -> e.getValue.asText)).toMap,
+      client = opt("client").map(_.asText),
+      authenticated = field("authenticated").asBoolean,
+      outcome = field("outcome").asText,
+      durationMs = opt("durationMs").map(_.asLong)
+    )
+  }
 
   /** The report of a checkpoint: the Python inspector's field names (`stopstreaming checkpoint --json`). */
   def checkpointReport(r: CheckpointReport): JLinkedHashMap[String, Any] = {

@@ -1,40 +1,24 @@
 package io.github.stopstreaming.observe
 
+import com.fasterxml.jackson.annotation.{JsonAnyGetter, JsonCreator, JsonIgnoreProperties}
+import com.fasterxml.jackson.databind.JsonNode
+import io.github.stopstreaming.codec.Json
 import io.github.stopstreaming.core.AuditRecord
 import org.apache.spark.scheduler.SparkListenerEvent
 
 /** An audit record on Spark's listener bus: it lands in the event log (`spark.eventLog.enabled`) as a line whose
-  * `"Event"` is this class's name, readable by a History Server and by any `SparkListener`.
+  * `"Event"` is this class's name, readable by a History Server and by any `SparkListener` (which reads `record`).
+  *
+  * Its fields in the event log are the record's JSON as [[Json.auditRecord]] writes it for `GET /api/v1/events`, so the
+  * two cannot drift apart; a History Server that has this class reads the line back into the record.
   */
-case class StopStreamingAuditEvent(
-    seq: Long,
-    time: String,
-    kind: String,
-    queryId: Option[String],
-    queryName: Option[String],
-    source: String,
-    mode: Option[String],
-    options: Map[String, String],
-    client: Option[String],
-    authenticated: Boolean,
-    outcome: String,
-    durationMs: Option[Long]
-) extends SparkListenerEvent
+@JsonIgnoreProperties(Array("record"))
+final case class StopStreamingAuditEvent(record: AuditRecord) extends SparkListenerEvent {
 
-object StopStreamingAuditEvent {
-  def apply(r: AuditRecord): StopStreamingAuditEvent =
-    StopStreamingAuditEvent(
-      r.seq,
-      r.time.toString,
-      r.kind,
-      r.queryId,
-      r.queryName,
-      r.source,
-      r.mode,
-      r.options,
-      r.client,
-      r.authenticated,
-      r.outcome,
-      r.durationMs
-    )
+  @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+  private def this(json: JsonNode) = this(Json.readAuditRecord(json))
+
+  /** What Spark's JSON writer puts beside `"Event"`. */
+  @JsonAnyGetter
+  def fields: java.util.Map[String, Any] = Json.auditRecord(record)
 }
