@@ -523,16 +523,29 @@ final class ManagedQueries private[core] (
       byName.values.asScala.foreach { m =>
         // The thread, not isActive: a draining query is marked TERMINATED while its last batch still commits.
         val (q, t) = (m.run, m.tracked)
-        if (q != null && t != null && (t.query eq q) && !t.isRunning) runEnded(m, q)
+        if (q != null && t != null && (t.query eq q) && !t.isRunning && !stopUnderWay(t)) runEnded(m, q)
       }
     catch { case NonFatal(e) => log.warn("checking the managed queries failed", e) }
+
+  /** A stop of ours ends a run only once it finished, a moment after the query thread: it then writes the last batches'
+    * offsets and commit that async progress tracking held in memory, and the last-run record. The next run of a restart
+    * or a back-off must not start on the checkpoint before that (two runs' batches in one log).
+    */
+  private def stopUnderWay(t: TrackedQuery): Boolean = t.stop.isDefined && !t.stopDone.isDone
+
+  private def whenStopSettled(m: Managed)(f: => Unit): Unit = {
+    val t = m.tracked
+    if (t != null && stopUnderWay(t))
+      t.stopDone.copy().orTimeout(ManagedQueries.StopSettleMaxMs, TimeUnit.MILLISECONDS).whenComplete((_, _) => f)
+    else f
+  }
 
   override def on(event: ControlEvent): Unit = event match {
     case ControlEvent.QueryEnded(e) =>
       byName.values.asScala.iterator
         .map(m => (m, m.tracked))
         .collectFirst { case (m, t) if t != null && t.runId == e.runId => (m, t.query) }
-        .foreach { case (m, q) => if (!submit(() => runEnded(m, q))) runEnded(m, q) }
+        .foreach { case (m, q) => whenStopSettled(m)(if (!submit(() => runEnded(m, q))) runEnded(m, q)) }
     case ControlEvent.StopRequested(_, request, source, _, StopOutcome.Accepted(t, _))
         if request.purpose == StopPurpose.End =>
       // A stop carried out on purpose ends the managed query for good, whatever was planned for it; only the driver's
@@ -660,6 +673,9 @@ final class ManagedQueries private[core] (
 
 object ManagedQueries {
   private val CheckEveryMs = 1000L
+
+  /** How long the end of a run waits for its stop to finish writing before the managed query moves on regardless. */
+  private val StopSettleMaxMs = 60 * 1000L
   private val MaxWaiters = 64
 
   /** The state a verb leads to, reached (or gone past: a failure, a stop) for the answer of a `wait=`. */
