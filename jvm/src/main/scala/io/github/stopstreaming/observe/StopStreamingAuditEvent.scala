@@ -18,6 +18,20 @@ final case class StopStreamingAuditEvent(record: AuditRecord) extends SparkListe
   @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
   private def this(json: JsonNode) = this(Json.readAuditRecord(json))
 
+  // The fields a SparkListener read before the event carried the record, kept so such a listener still compiles.
+  def seq: Long = record.seq
+  def time: String = record.time.toString
+  def kind: String = record.kind
+  def queryId: Option[String] = record.queryId
+  def queryName: Option[String] = record.queryName
+  def source: String = record.source
+  def mode: Option[String] = record.mode
+  def options: Map[String, String] = record.options
+  def client: Option[String] = record.client
+  def authenticated: Boolean = record.authenticated
+  def outcome: String = record.outcome
+  def durationMs: Option[Long] = record.durationMs
+
   /** What Spark's JSON writer puts beside `"Event"`. */
   @JsonAnyGetter
   def fields: java.util.Map[String, Any] = Json.auditRecord(record)
