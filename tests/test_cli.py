@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import TOKEN, BatchRecorder, run_cli, start_noop, start_recorded, wait_for
+from conftest import TOKEN, BatchRecorder, ended, run_cli, start_noop, start_recorded, wait_for
 from stopstreaming import QueryNotFoundError, RequestError, StopStreamingClient
 
 pytestmark = pytest.mark.tooling(
@@ -44,7 +44,7 @@ def test_wait_running_out_exits_6(spark, api, tmpdir_path):
     r = run_cli(api, "stop", "cli-slow", "--wait", "500ms")
     assert r.returncode == 6, (r.stdout, r.stderr)
     assert "still runs" in r.stderr
-    q.awaitTermination()
+    ended(q)
 
 
 def test_wrong_token_exits_4(api):
