@@ -65,6 +65,19 @@ def fetch(name: str, coordinates: list[str], transitive: bool = True) -> list[st
     return jars
 
 
+class NoRelease(RuntimeError):
+    """Maven Central has no release of an artifact for the running Spark line (yet)."""
+
+
+def _published(group: str, artifact: str, version: str) -> bool:
+    url = f"{CENTRAL}/{group.replace('.', '/')}/{artifact}/{version}/{artifact}-{version}.pom"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=30) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
 def newest_release(group: str, artifact: str, line: str, at_most: str) -> str:
     """The newest release of ``artifact`` on the ``line`` (e.g. "4.1") not above ``at_most`` (the
     running Spark): Spark's Kafka source is not published for every Spark release (none for 4.1.4).
@@ -83,8 +96,14 @@ def newest_release(group: str, artifact: str, line: str, at_most: str) -> str:
         v for v in re.findall(r"<version>([^<]+)</version>", text) if re.fullmatch(r"\d+\.\d+\.\d+", v)
     ]
     found = [v for v in releases if v.startswith(line + ".") and key(v) <= key(at_most)]
+    # maven-metadata.xml lags behind what is published (it lacked spark-sql-kafka 4.2.0): ask for each
+    # patch release of the line up to at_most that it does not list.
+    for patch in range(key(at_most)[2] + 1):
+        v = f"{line}.{patch}"
+        if v not in found and _published(group, artifact, v):
+            found.append(v)
     if not found:
-        raise RuntimeError(f"no release of {group}:{artifact} on the {line} line up to {at_most}")
+        raise NoRelease(f"no release of {group}:{artifact} on the {line} line up to {at_most}")
     best = max(found, key=key)
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_text(best)

@@ -43,17 +43,20 @@ def spark_kafka_jars() -> list[str]:
     line = ".".join(running.split(".")[:2])
     # Each is taken at its own newest release of the line: not every Spark release publishes both
     # (on 4.1, the source has 4.1.3 and the token provider only 4.1.1).
+    # Spark 3.5 is built for Scala 2.12 and Kafka 3.4; Spark 4 for Scala 2.13 (the versions their POMs name).
+    old = line.startswith("3.")
+    scala, clients, pool = ("2.12", "3.4.1", "2.11.1") if old else ("2.13", "3.9.1", "2.12.1")
     source, tokens = (
-        maven_jars.newest_release("org.apache.spark", f"{a}_2.13", line, running)
+        maven_jars.newest_release("org.apache.spark", f"{a}_{scala}", line, running)
         for a in ("spark-sql-kafka-0-10", "spark-token-provider-kafka-0-10")
     )
     return maven_jars.fetch(
         "spark-kafka",
         [
-            f"org.apache.spark:spark-sql-kafka-0-10_2.13:{source}",
-            f"org.apache.spark:spark-token-provider-kafka-0-10_2.13:{tokens}",
-            "org.apache.kafka:kafka-clients:3.9.1",
-            "org.apache.commons:commons-pool2:2.12.1",
+            f"org.apache.spark:spark-sql-kafka-0-10_{scala}:{source}",
+            f"org.apache.spark:spark-token-provider-kafka-0-10_{scala}:{tokens}",
+            f"org.apache.kafka:kafka-clients:{clients}",
+            f"org.apache.commons:commons-pool2:{pool}",
         ],
         transitive=False,
     )

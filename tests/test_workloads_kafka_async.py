@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import maven_jars
 import pytest
 from test_kafka import kafka, spark_kafka_jars  # noqa: F401 - the broker fixture, shared with test_kafka
 
@@ -39,10 +40,14 @@ def run_app(options: dict) -> dict:
 
 
 def test_a_graceful_stop_in_mid_batch_leaves_every_record_once_in_the_topic(kafka, tmp_path):  # noqa: F811
+    try:
+        jars = spark_kafka_jars()
+    except maven_jars.NoRelease as e:
+        pytest.skip(f"Spark's Kafka connector is not on Maven Central for this Spark line yet: {e}")
     ckpt = tmp_path / "ckpt"
     # An interval longer than the test: only the first batch of each run is written by Spark.
     r = run_app({"bootstrap": kafka, "source": "async-in", "sink": "async-out", "checkpoint": str(ckpt),
-                 "jars": spark_kafka_jars(), "records": 2000, "max_offsets": 200, "interval_ms": 60000,
+                 "jars": jars, "records": 2000, "max_offsets": 200, "interval_ms": 60000,
                  "stop_at": 3, "stop": "graceful"})  # fmt: skip
     stop, last = r["stop"], r["in_flight"]
     assert stop["state"] == "STOPPED" and stop["mode"] == "graceful" and stop["code"] is None, stop
