@@ -119,7 +119,11 @@ def test_markers_stop_files_and_the_fleet_on_s3(s3, start_driver):
 
     # Deleting a marker stops its query gracefully.
     client.delete_object(Bucket=BUCKET, Key=f"stop/{ids['s3-marker']}")
-    wait_for(lambda: not q("s3-marker")["active"], timeout=60, what="the marker's query to end")
+    # Not `active`: a graceful stop turns it false at once, while the batch in flight still commits.
+    wait_for(
+        lambda: not q("s3-marker")["active"] and (q("s3-marker")["stop"] or {}).get("state") != "DRAINING",
+        timeout=60, what="the marker's query to end and its stop to finish",
+    )  # fmt: skip
     stop = q("s3-marker")["stop"]
     assert stop["state"] == "STOPPED" and stop["mode"] == "graceful" and stop["source"] == "file", stop
 
